@@ -1,0 +1,200 @@
+"""``inrgan-export``: command-line edge. Parses arguments into the frozen option dataclasses,
+runs one command, and maps typed errors to one-line messages and exit codes
+(0 ok, 2 bad input or usage, 3 backend unavailable, 4 parity gate failed, 1 anything else)."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import InrganError, UsageError
+from .grid import Window, parse_size
+from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
+from .runtime.base import parse_bytes
+
+COMMANDS = ("export", "convert", "render", "verify", "demo")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a one-line UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice" in message:
+            # "argument --target: invalid choice: 'onxx' (choose from onnx, openvino, tensorrt)"
+            bad = message.split("invalid choice: ")[1].split(" ")[0].strip("'")
+            choices = message.split("choose from ")[-1].rstrip(")").replace("'", "").split(", ")
+            close = difflib.get_close_matches(bad, choices, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"{message.split(':')[0]}: {bad!r} is not one of {', '.join(choices)}{hint}")
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _size(text: str) -> tuple[int, int]:
+    return parse_size(text)
+
+
+def _window(text: str) -> Window:
+    return Window.parse(text)
+
+
+def _memory(text: str) -> int:
+    return parse_bytes(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a positive integer") from None
+    if v < 1:
+        raise UsageError(f"{text!r} is not a positive integer")
+    return v
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES",
+                   help="activation budget of one INR run; larger renders are tiled (default: 40%% of RAM, at most 4G)")
+    p.add_argument("--threads", type=_positive, default=None, help="CPU threads for the backend (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="inrgan-export", description="Export INR-GAN generators to deployable graphs.")
+    p.add_argument("--version", action="version", version=f"inrgan-export {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and exporter logs (anywhere on the line)")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    e = sub.add_parser("export", help="export a checkpoint or demo:<preset> to a bundle")
+    e.add_argument("source", help="checkpoint .pt or demo:<preset>")
+    e.add_argument("--target", required=True, choices=list(TARGETS))
+    e.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
+    e.add_argument("-o", "--out", type=Path, default=None, help="bundle directory (default: <name>_<target>)")
+    e.add_argument("--force", action="store_true", help="replace an existing output directory")
+    _common(e)
+
+    c = sub.add_parser("convert", help="import an authors' checkpoint into our .pt format")
+    c.add_argument("source", type=Path, help="the authors' gen_ema.pt (state dict)")
+    c.add_argument("--config", type=Path, default=None, help="the experiment's config.yml or the authors' inr-gan.yml")
+    c.add_argument("--dataset", default=None, help="dataset section of inr-gan.yml to merge (e.g. lsun_church_outdoor)")
+    c.add_argument("-o", "--out", type=Path, required=True)
+    c.add_argument("--force", action="store_true")
+
+    r = sub.add_parser("render", help="render images from a checkpoint, demo:<preset> or bundle")
+    r.add_argument("source")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--seed", default=None, help="3, 0-7 or 1,5,9: seed s is numpy RandomState(s).randn(1, z_dim)")
+    g.add_argument("--latent", type=Path, default=None, help=".npy of float32 latents [N, z_dim]")
+    r.add_argument("--size", type=_size, default=None, help="HxW or N (default: native size)")
+    r.add_argument("--window", type=_window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
+    r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
+    r.add_argument("--device", default="CPU", help="backend device (CPU; CUDA for onnxruntime where available)")
+    r.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (one file per image) or OUT.npy (raw [N,3,H,W])")
+    _common(r)
+
+    v = sub.add_parser("verify", help="re-run the parity report of a bundle")
+    v.add_argument("bundle", type=Path)
+    v.add_argument("--reference", default=None, help="recompute references from this checkpoint (default: golden data)")
+    v.add_argument("-o", "--out", type=Path, default=None, help="write parity.json/md/png here")
+    _common(v)
+
+    d = sub.add_parser("demo", help="built-in demo generators")
+    d.add_argument("--list", action="store_true", help="list demo presets with parameter counts")
+    return p
+
+
+def normalize_argv(argv: Sequence[str]) -> list[str]:
+    """The design card's bare form ``inrgan-export CKPT --target ...`` means ``export``;
+    a subcommand name always wins over a file of the same name."""
+    argv = list(argv)
+    idx = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if idx is not None and argv[idx] not in COMMANDS:
+        argv.insert(idx, "export")
+    return argv
+
+
+def default_out(source: str, target: str) -> Path:
+    stem = source.split(":", 1)[1] if source.startswith("demo:") else Path(source).stem
+    return Path(f"{stem}_{target}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    if args.command == "export":
+        opts = ExportOptions(
+            source=args.source,
+            target=args.target,
+            precision=args.precision,
+            out=args.out or default_out(args.source, args.target),
+            force=args.force,
+            max_memory=args.max_memory,
+            threads=args.threads,
+            debug=args.debug,
+        )
+        pipeline.export_bundle(opts)
+    elif args.command == "convert":
+        pipeline.convert(ConvertOptions(args.source, args.out, args.config, args.dataset, args.force))
+        print(f"wrote {args.out}")
+    elif args.command == "render":
+        from .latents import parse_seeds
+
+        opts_r = RenderOptions(
+            source=args.source,
+            out=args.out,
+            seeds=tuple(parse_seeds(args.seed)) if args.seed is not None else None,
+            latent=args.latent,
+            size=args.size,
+            window=args.window,
+            backend=args.backend,
+            device=args.device,
+            max_memory=args.max_memory,
+            threads=args.threads,
+        )
+        pipeline.render(opts_r)
+    elif args.command == "verify":
+        pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads))
+    elif args.command == "demo":
+        print_demo_list()
+    else:
+        raise UsageError("no command given; try: inrgan-export demo:tiny --target onnx -o tiny_onnx/  (or --help)")
+    return 0
+
+
+def print_demo_list() -> None:
+    from .families import all_presets
+
+    print(f"{'name':<12} {'family':<8} {'native':>7} {'params':>13} {'theta':>9}  source")
+    for name, (fam, preset) in sorted(all_presets().items(), key=lambda kv: kv[0]):
+        params, theta = fam.count_parameters(preset.config)
+        native = preset.config.native_size
+        print(f"demo:{name:<7} {fam.name:<8} {native:>6}² {params:>13,} {theta:>9,}  {preset.source}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line
+    argv = normalize_argv([a for a in argv if a != "--debug"])
+    try:
+        args = build_parser().parse_args(argv)
+        args.debug = debug
+        return run(args)
+    except InrganError as e:
+        if debug:
+            raise
+        print(f"inrgan-export: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("inrgan-export: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - last resort: one line, exit 1
+        if debug:
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"inrgan-export: internal error: {type(e).__name__}: {msg} (run with --debug for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Export the split graphs to ONNX with dynamic batch and per-block grid sizes.
+
+torch.onnx's dynamo exporter traces each graph once at a small non-square size with
+named ``torch.export.Dim`` s (``batch``, ``h<b>``, ``w<b>``); nothing about the render size
+is frozen into the graph because every size-dependent quantity comes from the shapes of
+the per-grid inputs. Afterwards:
+
+1. index casts are dropped: the exporter casts our int32 resampling indices to int64
+   before each Gather; Gather takes int32 indices, and TensorRT prefers no INT64 tensors
+   on the data path;
+2. onnxslim simplifies the graph, and the result is kept only if ONNX Runtime gives
+   bit-identical outputs before and after on the trace inputs;
+3. ``onnx.checker`` runs its full check (with shape inference).
+
+The fused ``generator`` graph is not traced again: it is the exported hypernetwork and INR
+joined at θ with ``onnx.compose.merge_models``, so it is the same computation by
+construction (and still checked by the parity report like every other graph).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from .families import ExportSpec
+from .grid import MAX_SIDE
+from .split import GraphDef, check_example_dims, example_inputs, to_numpy
+
+MAX_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class ExportedGraph:
+    name: str
+    path: Path
+    nodes: int
+    simplified: bool
+
+
+def dynamic_shapes(graph: GraphDef) -> tuple:
+    """``dynamic_shapes`` for torch.export, one Dim object per name so equal names are tied."""
+    dims: dict[str, torch.export.Dim] = {}
+
+    def dim(name: str) -> torch.export.Dim:
+        if name not in dims:
+            dims[name] = torch.export.Dim(name, min=1, max=MAX_BATCH if name == "batch" else MAX_SIDE)
+        return dims[name]
+
+    per_input = [{i: dim(d) for i, d in enumerate(t.shape) if isinstance(d, str)} for t in graph.inputs]
+    # the graph wrappers take (first, *rest): torch.export wants the *rest part as one tuple,
+    # and no entry for it when it is empty
+    return (per_input[0], tuple(per_input[1:])) if len(per_input) > 1 else (per_input[0],)
+
+
+def export_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path, debug: bool = False) -> ExportedGraph:
+    if graph.module is None:
+        return fuse_graphs(graph, [path.with_name(f"{name}.onnx") for name in graph.fused_from], spec, path)
+    args = example_inputs(graph, model, spec)
+    check_example_dims(graph, args)
+    out = io.StringIO()
+    logger = logging.getLogger("torch.onnx")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG if debug else logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out):
+            if not debug:
+                warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph.module,
+                args,
+                str(path),
+                input_names=graph.input_names,
+                output_names=graph.output_names,
+                dynamic_shapes=dynamic_shapes(graph),
+                opset_version=spec.opset,
+                dynamo=True,
+                external_data=False,
+            )
+    finally:
+        logger.setLevel(old_level)
+    if debug:
+        print(out.getvalue())
+    proto = onnx.load(str(path))
+    drop_index_casts(proto)
+    proto.doc_string = f"inrgan-export {graph.name} graph ({spec.family} family)"
+    simplified = False
+    feeds = {t.name: to_numpy(a) for t, a in zip(graph.inputs, args)}
+    slim = simplify(proto, feeds)
+    if slim is not None:
+        proto, simplified = slim, True
+    onnx.save(proto, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    return ExportedGraph(graph.name, path, len(proto.graph.node), simplified)
+
+
+def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: Path) -> ExportedGraph:
+    """Join the exported hypernetwork and INR at θ into one graph with the same I/O names."""
+    import onnx.compose
+
+    first, second = (onnx.load(str(p)) for p in parts)
+    merged = onnx.compose.merge_models(
+        first, second, io_map=[(spec.theta_name, spec.theta_name)], prefix1="hypernet/", prefix2="inr/",
+        doc_string=f"inrgan-export {graph.name} graph ({spec.family} family): hypernet and inr joined at theta",
+    )
+    renamed = {}
+    for value in list(merged.graph.input) + list(merged.graph.output):
+        renamed[value.name] = value.name.split("/", 1)[1]
+        value.name = renamed[value.name]
+    for node in merged.graph.node:
+        for k, name in enumerate(node.input):
+            node.input[k] = renamed.get(name, name)
+        for k, name in enumerate(node.output):
+            node.output[k] = renamed.get(name, name)
+    got = [v.name for v in merged.graph.input], [v.name for v in merged.graph.output]
+    if got != (graph.input_names, graph.output_names):
+        raise RuntimeError(f"fused graph has I/O {got}, expected {(graph.input_names, graph.output_names)}")
+    onnx.save(merged, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    return ExportedGraph(graph.name, path, len(merged.graph.node), False)
+
+
+def drop_index_casts(proto: onnx.ModelProto) -> int:
+    """Remove ``Cast(to=INT64)`` nodes between an int32 graph input and Gather indices."""
+    int32_inputs = {i.name for i in proto.graph.input if i.type.tensor_type.elem_type == onnx.TensorProto.INT32}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    removed = []
+    for node in proto.graph.node:
+        if node.op_type != "Cast" or node.input[0] not in int32_inputs:
+            continue
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        users = consumers.get(node.output[0], [])
+        if to != onnx.TensorProto.INT64 or not users or any(u.op_type != "Gather" or u.input[1] != node.output[0] for u in users):
+            continue
+        for u in users:
+            u.input[1] = node.input[0]
+        removed.append(node)
+    for node in removed:
+        proto.graph.node.remove(node)
+    # value_info of the removed outputs would now be dangling
+    gone = {n.output[0] for n in removed}
+    keep = [v for v in proto.graph.value_info if v.name not in gone]
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(keep)
+    return len(removed)
+
+
+def simplify(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> onnx.ModelProto | None:
+    """onnxslim's result if ONNX Runtime gives identical outputs with it, else None."""
+    try:
+        import onnxslim
+    except ImportError:  # optional: a graph that is not simplified is still correct
+        return None
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slim = onnxslim.slim(proto)
+    if slim is None:
+        return None
+    before = run_onnx(proto, feeds)
+    after = run_onnx(slim, feeds)
+    if all(np.array_equal(a, b) for a, b in zip(before, after)):
+        return slim
+    return None
+
+
+def run_onnx(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Sequence[np.ndarray]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = {i.name for i in sess.get_inputs()}
+    return sess.run(None, {k: v for k, v in feeds.items() if k in names})

@@ -1,0 +1,48 @@
+"""Family `paper`: the generator of the INR-GAN paper (authors' paper-time code)."""
+from __future__ import annotations
+
+from .. import DisplayMapping, ExportSpec, Family, HypernetInput, register
+from .config import PaperConfig
+from .model import PaperGenerator, count_parameters, init_weights_
+from .presets import PRESETS
+
+#: The licence note the authors attach to their code and weights (repository README).
+LICENCE_NOTE = (
+    "universome/inr-gan has no LICENSE file; its README says: 'This repo is built on top of "
+    "StyleGAN2-ADA, so I assume it is restricted by the NVidia license (though I am not a lawyer)' "
+    "(https://nvlabs.github.io/stylegan2-ada-pytorch/license.html)."
+)
+
+
+def _output_range(cfg: PaperConfig) -> tuple[float, float] | None:
+    return (-1.0, 1.0) if cfg.output_activation in ("tanh", "clamp", "sigmoid") else None
+
+
+def _bytes_per_pixel(cfg: PaperConfig) -> list[int]:
+    """Live float32 activations per sample of each block while it runs (coordinate features,
+    the concatenated layer input, its output, and the temporaries of the matmul), doubled for
+    allocator slack. An estimate for choosing tiles, not a measurement."""
+    out = []
+    for i, b in enumerate(cfg.blocks):
+        cf = cfg.coord_feat_dim(i)
+        live = cf + cf // 2 + 2 * (cf + b.dim) + 2 * b.dim + 6
+        out.append(4 * 2 * live)
+    return out
+
+
+PAPER = register(
+    Family(
+        name="paper",
+        description="INR-GAN as in the paper (authors' archive/original-implementation)",
+        config_from_dict=PaperConfig.from_dict,
+        build=PaperGenerator,
+        init_weights=init_weights_,
+        count_parameters=count_parameters,
+        presets=PRESETS,
+        export_spec=ExportSpec(family="paper", hypernet_inputs=(HypernetInput("z", "latent"),)),
+        display=DisplayMapping(),
+        output_range=_output_range,
+        bytes_per_pixel=_bytes_per_pixel,
+        licence_note=LICENCE_NOTE,
+    )
+)

@@ -1,0 +1,298 @@
+"""The runtime API every backend implements (Polygraphy's runner pattern): public methods
+validate inputs against the interface and handle grids and tiling; a backend writes only
+``activate_impl``, ``hypernet_impl``, ``inr_impl`` (and optionally ``deactivate_impl`` and
+``fused_impl``).
+
+    with open_bundle("church_onnx/") as g:
+        theta = g.hypernet(z)                    # once per latent
+        img = g.render(theta, (256, 384))        # many views of one latent
+        crop = g.render(theta, (256, 256), window=(0.4, 0.4, 0.6, 0.6))
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InputValueError, ShapeError, UsageError
+from ..families import DisplayMapping
+from ..grid import GridInputs, GridLayout, Tile, Window, check_size
+
+GRID_CACHE_SIZE = 16
+
+
+def default_max_memory() -> int:
+    """40 % of physical memory, at most 4 GiB: the activation budget of one INR run."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(min(4 << 30, 0.4 * total))
+
+
+def parse_bytes(text: str) -> int:
+    """``"512M"``, ``"2G"``, ``"1.5GiB"``, ``"1000000"`` → bytes."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(t[-1:], 1)
+    num = t[:-1] if t[-1:] in "kmgt" else t
+    try:
+        value = float(num) * mult
+    except ValueError:
+        raise UsageError(f"memory budget {text!r} is not a size (e.g. 512M, 2G)") from None
+    if not math.isfinite(value) or value < (1 << 20):
+        raise UsageError(f"memory budget {text!r} is too small: at least 1M")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Interface:
+    """What a runtime needs to know about a generator, from its model or a bundle manifest."""
+
+    family: str
+    z_dim: int
+    theta_dim: int
+    hypernet_inputs: tuple[str, ...]
+    theta_name: str
+    output_name: str
+    layout: GridLayout
+    bytes_per_pixel: tuple[int, ...]
+    native_size: tuple[int, int]
+    display: DisplayMapping = field(default_factory=DisplayMapping)
+    output_range: tuple[float, float] | None = None
+    #: the compiled size range (inclusive) of backends with fixed profiles; None = any size
+    size_range: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "z_dim": self.z_dim,
+            "theta_dim": self.theta_dim,
+            "hypernet_inputs": list(self.hypernet_inputs),
+            "theta_name": self.theta_name,
+            "output_name": self.output_name,
+            "native_size": list(self.native_size),
+            "grid": self.layout.to_manifest(),
+            "memory": {
+                "bytes_per_pixel": list(self.bytes_per_pixel),
+                "meaning": "estimated activation bytes per sample of each block, used to choose tiles",
+            },
+            "display": self.display.to_manifest(),
+            "output_range": list(self.output_range) if self.output_range else None,
+            "size_range": [list(self.size_range[0]), list(self.size_range[1])] if self.size_range else None,
+        }
+
+    @classmethod
+    def from_manifest(cls, d: Mapping[str, Any]) -> "Interface":
+        disp = d.get("display") or {}
+        sr = d.get("size_range")
+        return cls(
+            family=d["family"],
+            z_dim=int(d["z_dim"]),
+            theta_dim=int(d["theta_dim"]),
+            hypernet_inputs=tuple(d["hypernet_inputs"]),
+            theta_name=d["theta_name"],
+            output_name=d["output_name"],
+            layout=GridLayout.from_manifest(d["grid"]),
+            bytes_per_pixel=tuple(int(v) for v in d["memory"]["bytes_per_pixel"]),
+            native_size=tuple(d["native_size"]),  # type: ignore[arg-type]
+            display=DisplayMapping(tuple(disp.get("clamp", (-1.0, 1.0))), disp.get("scale", 127.5), disp.get("offset", 127.5)),
+            output_range=tuple(d["output_range"]) if d.get("output_range") else None,
+            size_range=(tuple(sr[0]), tuple(sr[1])) if sr else None,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """How one render is split to stay within the memory budget."""
+
+    batch_chunk: int
+    tiles: tuple[Tile | None, ...]
+    estimate_bytes: int  # of the largest piece
+
+    @property
+    def pieces(self) -> int:
+        return len(self.tiles)
+
+
+class Generator(ABC):
+    """A generator behind one backend. Use as a context manager (or call activate())."""
+
+    backend: ClassVar[str] = ""
+
+    def __init__(self, interface: Interface, max_memory: int | None = None) -> None:
+        self.interface = interface
+        self.max_memory = max_memory or default_max_memory()
+        self.active = False
+        self._grids: OrderedDict[tuple, GridInputs] = OrderedDict()
+        self.last_plan: RenderPlan | None = None
+        self.inference_time = 0.0  # seconds spent in backend calls, cumulative
+
+    # ------------------------------------------------------------ lifecycle
+    def activate(self) -> "Generator":
+        if not self.active:
+            self.activate_impl()
+            self.active = True
+        return self
+
+    def deactivate(self) -> None:
+        if self.active:
+            self.deactivate_impl()
+            self.active = False
+
+    def __enter__(self) -> "Generator":
+        return self.activate()
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    # ------------------------------------------------------------ public API
+    def hypernet(self, z: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+        """Latents [N, z_dim] → θ [N, theta_dim]; once per latent."""
+        z = self._check_matrix(z, self.interface.z_dim, "latent", "z_dim")
+        feeds = {self.interface.hypernet_inputs[0]: z}
+        for name, value in zip(self.interface.hypernet_inputs[1:], extra):
+            feeds[name] = np.asarray(value, dtype=np.float32).reshape(z.shape[0])
+        return self._timed(self.hypernet_impl, feeds)
+
+    def render(self, theta: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
+        """θ [N, theta_dim] → images [N, 3, H, W] for output ``size`` = (H, W) over ``window``."""
+        theta = self._check_matrix(theta, self.interface.theta_dim, "theta", "theta_dim")
+        grid = self.grid(size, window)
+        return self._run_views(theta, grid, self.inr_impl)
+
+    def generate(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
+        """Latents → images: ``render(hypernet(z), size, window)``."""
+        return self.render(self.hypernet(z), size, window)
+
+    def generate_fused(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
+        """Latents → images through the fused generator graph (where the backend has one)."""
+        z = self._check_matrix(z, self.interface.z_dim, "latent", "z_dim")
+        return self._run_views(z, self.grid(size, window), self.fused_impl)
+
+    def grid(self, size: Sequence[int], window: Window | Sequence[float] | None = None) -> GridInputs:
+        """Per-grid inputs for a size and window, computed once and cached."""
+        h, w = check_size(size)
+        self.check_size_range((h, w))
+        win = Window.of(window)
+        key = (h, w, win)
+        if key in self._grids:
+            self._grids.move_to_end(key)
+            return self._grids[key]
+        grid = self.interface.layout.build((h, w), win, batch=1)
+        self._grids[key] = grid
+        if len(self._grids) > GRID_CACHE_SIZE:
+            self._grids.popitem(last=False)
+        return grid
+
+    def check_size_range(self, size: tuple[int, int]) -> None:
+        rng = self.interface.size_range
+        if rng is None:
+            return
+        (h0, w0), (h1, w1) = rng
+        if not (h0 <= size[0] <= h1 and w0 <= size[1] <= w1):
+            raise ShapeError(
+                f"size {size[0]}x{size[1]} is outside this {self.backend} bundle's compiled range "
+                f"{h0}x{w0} .. {h1}x{w1}"
+            )
+
+    # ------------------------------------------------------------ planning
+    def plan(self, grid: GridInputs, batch: int) -> RenderPlan:
+        """Split a render of ``batch`` samples into batch chunks and, if one sample alone is
+        over the budget, into tiles along the first block's grid."""
+        bpp = self.interface.bytes_per_pixel
+        per_sample = _bytes(bpp, [h * w for h, w in grid.block_shapes])
+        budget = self.max_memory
+        if per_sample * batch <= budget:
+            return RenderPlan(batch, (None,), per_sample * batch)
+        if per_sample <= budget:
+            return RenderPlan(max(1, budget // per_sample), (None,), per_sample * max(1, budget // per_sample))
+        by, bx = 1, 1
+        h0, w0 = grid.block_shapes[0]
+        while True:
+            tiles = grid.tiles(by, bx)
+            worst = max(_bytes(bpp, t.pixels()) for t in tiles)
+            if worst <= budget or (by >= h0 and bx >= w0):
+                return RenderPlan(1, tuple(tiles), worst)
+            # split the axis whose tiles are larger
+            if (by < h0 and h0 / by >= w0 / bx) or bx >= w0:
+                by = min(h0, by * 2)
+            else:
+                bx = min(w0, bx * 2)
+
+    # ------------------------------------------------------------ backend hooks
+    @abstractmethod
+    def activate_impl(self) -> None: ...
+
+    def deactivate_impl(self) -> None:
+        pass
+
+    @abstractmethod
+    def hypernet_impl(self, feeds: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    @abstractmethod
+    def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        raise UsageError(f"backend {self.backend} has no fused generator graph")
+
+    # ------------------------------------------------------------ internals
+    def _run_views(self, first: np.ndarray, grid: GridInputs, impl) -> np.ndarray:
+        if not self.active:
+            self.activate()
+        n = first.shape[0]
+        h, w = grid.output_shape
+        plan = self.plan(grid, n)
+        self.last_plan = plan
+        out = np.empty((n, 3, h, w), dtype=np.float32)
+        for start in range(0, n, plan.batch_chunk):
+            part = first[start : start + plan.batch_chunk]
+            k = part.shape[0]
+            for tile in plan.tiles:
+                if tile is None:
+                    feeds = grid.for_batch(k)
+                    out[start : start + k] = self._timed(impl, part, feeds)
+                else:
+                    feeds = grid.slice(tile)
+                    feeds = {name: _expand(arr, k) if name.startswith("coords_") else arr for name, arr in feeds.items()}
+                    (y0, y1), (x0, x1) = tile.y.out, tile.x.out
+                    out[start : start + k, :, y0:y1, x0:x1] = self._timed(impl, part, feeds)
+        return out
+
+    def _timed(self, fn, *args):
+        t = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.inference_time += time.perf_counter() - t
+
+    def _check_matrix(self, x: Any, width: int, what: str, field_name: str) -> np.ndarray:
+        arr = np.asarray(x)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != width:
+            raise ShapeError(f"{what} has shape {list(np.shape(x))}; this generator takes [N, {width}] ({field_name}={width})")
+        if arr.shape[0] < 1:
+            raise ShapeError(f"{what} has no rows; need at least one")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise InputValueError(f"{what} has dtype {arr.dtype}; expected float32")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            row = int(np.nonzero(bad.any(axis=1))[0][0])
+            raise InputValueError(f"{what} row {row} contains NaN or Inf; every value must be finite")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _bytes(bpp: Sequence[int], pixels: Sequence[int]) -> int:
+    return int(sum(b * p for b, p in zip(bpp, pixels)))
+
+
+def _expand(arr: np.ndarray, batch: int) -> np.ndarray:
+    if arr.shape[0] == batch:
+        return arr
+    return np.ascontiguousarray(np.broadcast_to(arr[:1], (batch,) + arr.shape[1:]))

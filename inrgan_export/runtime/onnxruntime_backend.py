@@ -1,0 +1,74 @@
+"""ONNX Runtime backend over a bundle's ``hypernet.onnx`` / ``inr.onnx`` / ``generator.onnx``."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import BackendUnavailable, UsageError
+from .base import Generator, Interface
+
+DEVICE_PROVIDERS = {"CPU": ["CPUExecutionProvider"], "CUDA": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+
+
+class OnnxRuntimeGenerator(Generator):
+    backend = "onnxruntime"
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        device: str = "CPU",
+        max_memory: int | None = None,
+        threads: int | None = None,
+        graph_kind: str = "onnx",
+    ) -> None:
+        super().__init__(Interface.from_manifest(bundle.interface), max_memory)
+        self.bundle = bundle
+        self.device = device.upper()
+        if self.device not in DEVICE_PROVIDERS:
+            raise UsageError(f"device {device!r} is not an ONNX Runtime device here; valid: {', '.join(DEVICE_PROVIDERS)}")
+        self.threads = threads
+        self.graph_kind = graph_kind
+        self.sessions: dict[str, object] = {}
+
+    def providers(self) -> Sequence[str]:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendUnavailable("backend onnxruntime is not installed (pip install onnxruntime)") from None
+        wanted = DEVICE_PROVIDERS[self.device]
+        have = ort.get_available_providers()
+        if wanted[0] not in have:
+            raise BackendUnavailable(
+                f"ONNX Runtime here has no {wanted[0]} for device {self.device}; available providers: {', '.join(have)}"
+            )
+        return wanted
+
+    def session(self, name: str):
+        if name not in self.sessions:
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            if self.threads:
+                so.intra_op_num_threads = self.threads
+            path = self.bundle.graph_file(name, self.graph_kind)
+            self.sessions[name] = ort.InferenceSession(str(path), so, providers=list(self.providers()))
+        return self.sessions[name]
+
+    def activate_impl(self) -> None:
+        self.session("hypernet")
+        self.session("inr")
+
+    def deactivate_impl(self) -> None:
+        self.sessions.clear()
+
+    def hypernet_impl(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session("hypernet").run(None, feeds)[0]
+
+    def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session("inr").run(None, {self.interface.theta_name: theta, **grid})[0]
+
+    def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session("generator").run(None, {self.interface.hypernet_inputs[0]: z, **grid})[0]

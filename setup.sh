@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up inrgan-export in ./.venv on a fresh machine.
+#   ./setup.sh          runtime install
+#   ./setup.sh --test   also the test dependencies
+# torch is pinned (constraints.txt) so that no dependency can resolve a multi-GB CUDA
+# build; TensorRT is an optional extra that this script never installs.
+set -euo pipefail
+cd "$(dirname "$0")"
+python=${PYTHON:-python3}
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+"${pip[@]}" install -c constraints.txt "torch==2.13.0"
+"${pip[@]}" install -c constraints.txt ".${extras}"
+# a plain (non-editable) install of this checkout, refreshed on every run
+"${pip[@]}" install --no-deps --force-reinstall --no-build-isolation . 2>/dev/null \
+  || "${pip[@]}" install --no-deps --force-reinstall .
+.venv/bin/python -c "import torch, inrgan_export; print('inrgan-export', inrgan_export.__version__, 'with torch', torch.__version__)"
