@@ -15,7 +15,6 @@ import hashlib
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -128,8 +127,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"{path} is not an inrgan-export checkpoint: it pickles Python objects that the safe loader refuses "
             f"({_weights_only_reason(first)}); nothing in it was executed"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch file: {str(e).strip().splitlines()[0][:160]}") from None
+    except Exception as e:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
+        detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is corrupt or not a PyTorch file: {detail}") from None
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path} holds a {type(payload).__name__}, not an inrgan-export checkpoint")
     if payload.get("format") != FORMAT:

@@ -5,11 +5,12 @@ named ``torch.export.Dim`` s (``batch``, ``h<b>``, ``w<b>``); nothing about the 
 is frozen into the graph because every size-dependent quantity comes from the shapes of
 the per-grid inputs. Afterwards:
 
-1. index casts are dropped: the exporter casts our int32 resampling indices to int64
+1. onnxslim simplifies the graph;
+2. index casts are dropped: the exporter casts our int32 resampling indices to int64
    before each Gather; Gather takes int32 indices, and TensorRT prefers no INT64 tensors
    on the data path;
-2. onnxslim simplifies the graph, and the result is kept only if ONNX Runtime gives
-   bit-identical outputs before and after on the trace inputs;
+   each result is kept only if ONNX Runtime gives bit-identical outputs to the exporter's
+   graph on the trace inputs;
 3. ``onnx.checker`` runs its full check (with shape inference).
 
 The fused ``generator`` graph is not traced again: it is the exported hypernetwork and INR
@@ -89,14 +90,10 @@ def export_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path
         logger.setLevel(old_level)
     if debug:
         print(out.getvalue())
-    proto = onnx.load(str(path))
-    drop_index_casts(proto)
-    proto.doc_string = f"inrgan-export {graph.name} graph ({spec.family} family)"
-    simplified = False
+    original = onnx.load(str(path))
     feeds = {t.name: to_numpy(a) for t, a in zip(graph.inputs, args)}
-    slim = simplify(proto, feeds)
-    if slim is not None:
-        proto, simplified = slim, True
+    proto, simplified = finish_graph(original, feeds)
+    proto.doc_string = f"inrgan-export {graph.name} graph ({spec.family} family)"
     onnx.save(proto, str(path))
     onnx.checker.check_model(str(path), full_check=True)
     return ExportedGraph(graph.name, path, len(proto.graph.node), simplified)
@@ -156,22 +153,36 @@ def drop_index_casts(proto: onnx.ModelProto) -> int:
     return len(removed)
 
 
-def simplify(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> onnx.ModelProto | None:
-    """onnxslim's result if ONNX Runtime gives identical outputs with it, else None."""
+def finish_graph(original: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> tuple[onnx.ModelProto, bool]:
+    """onnxslim, then :func:`drop_index_casts`; each result is kept only if ONNX Runtime
+    gives bit-identical outputs to the exporter's graph on the trace inputs."""
+    reference = run_onnx(original, feeds)
+
+    def same(candidate: onnx.ModelProto) -> bool:
+        return all(np.array_equal(a, b) for a, b in zip(reference, run_onnx(candidate, feeds)))
+
+    slim = _slim(original)
+    if slim is not None:
+        drop_index_casts(slim)
+        if same(slim):
+            return slim, True
+    plain = onnx.ModelProto()
+    plain.CopyFrom(original)
+    if drop_index_casts(plain) and same(plain):
+        return plain, False
+    return original, False
+
+
+def _slim(proto: onnx.ModelProto) -> onnx.ModelProto | None:
     try:
         import onnxslim
     except ImportError:  # optional: a graph that is not simplified is still correct
         return None
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        slim = onnxslim.slim(proto)
-    if slim is None:
-        return None
-    before = run_onnx(proto, feeds)
-    after = run_onnx(slim, feeds)
-    if all(np.array_equal(a, b) for a, b in zip(before, after)):
-        return slim
-    return None
+        return onnxslim.slim(copy)
 
 
 def run_onnx(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Sequence[np.ndarray]:

@@ -1,0 +1,76 @@
+"""Shared fixtures. The suite tests the installed package (see pyproject: importlib mode)
+and runs the real CLI in subprocesses from a temporary working directory."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+AUTHORS = DATA / "authors"
+
+#: one small test generator per registered family (tests/test_registry.py checks coverage)
+FAMILY_FIXTURES = {"paper": "demo:tiny"}
+
+
+def cli_command() -> list[str]:
+    script = Path(sys.executable).with_name("inrgan-export")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "inrgan_export"]
+
+
+def run_cli(*args: str | os.PathLike, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``inrgan-export ARGS`` for real; returns the completed process (text output)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(
+        [*cli_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """Exit ``code``, a single `inrgan-export: error:` line on stderr naming every needle, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("inrgan-export: error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """demo:tiny exported through the real CLI (the bundle other tests read)."""
+    out = tmp_path_factory.mktemp("bundles") / "tiny_onnx"
+    proc = run_cli("demo:tiny", "--target", "onnx", "-o", out, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    from inrgan_export.checkpoint import demo_checkpoint
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    demo_checkpoint("tiny").save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def authors_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The authors'-format fixtures converted with the real CLI."""
+    out = tmp_path_factory.mktemp("converted")
+    paths = {}
+    for name in ("tiny2", "tiny3"):
+        dst = out / f"{name}.pt"
+        proc = run_cli("convert", AUTHORS / f"{name}_gen_ema.pt", "--config", AUTHORS / f"{name}.yml", "-o", dst, cwd=out)
+        assert proc.returncode == 0, proc.stderr
+        paths[name] = dst
+    return paths

@@ -1,0 +1,27 @@
+"""The wheel installs only `inrgan_export` (no generic top-level names) and the CLI entry point."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_has_only_the_inrgan_export_top_level(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("inrgan_export-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        tops = {n.split("/")[0] for n in names}
+        entry = next(n for n in names if n.endswith("entry_points.txt"))
+        entry_points = zf.read(entry).decode()
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"inrgan_export"}
+    assert "inrgan-export = inrgan_export.cli:main" in entry_points
+    assert not any(n.startswith(("calibration/", "runtimes/", "tests/", "benchmarks/")) for n in names)
+    assert "inrgan_export/families/paper/model.py" in names
