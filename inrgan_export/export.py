@@ -6,9 +6,7 @@ is frozen into the graph because every size-dependent quantity comes from the sh
 the per-grid inputs. Afterwards:
 
 1. onnxslim simplifies the graph;
-2. index casts are dropped: the exporter casts our int32 resampling indices to int64
-   before each Gather; Gather takes int32 indices, and TensorRT prefers no INT64 tensors
-   on the data path;
+2. index casts are dropped (:func:`drop_index_casts`);
    each result is kept only if ONNX Runtime gives bit-identical outputs to the exporter's
    graph on the trace inputs;
 3. ``onnx.checker`` runs its full check (with shape inference).
@@ -126,26 +124,33 @@ def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: 
 
 
 def drop_index_casts(proto: onnx.ModelProto) -> int:
-    """Remove ``Cast(to=INT64)`` nodes between an int32 graph input and Gather indices."""
-    int32_inputs = {i.name for i in proto.graph.input if i.type.tensor_type.elem_type == onnx.TensorProto.INT32}
+    """Remove ``Cast(to=INT64)`` of an int32 tensor whose only consumers are Gather indices.
+
+    The exporter widens our int32 resampling indices (and the flat index computed from
+    them) to int64 before each Gather; Gather takes int32 indices as they are, and TensorRT
+    prefers no INT64 tensors on the data path."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    types = {v.name: v.type.tensor_type.elem_type for v in (*inferred.graph.input, *inferred.graph.value_info)}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in proto.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in proto.graph.output}
     removed = []
     for node in proto.graph.node:
-        if node.op_type != "Cast" or node.input[0] not in int32_inputs:
+        if node.op_type != "Cast" or types.get(node.input[0]) != onnx.TensorProto.INT32:
             continue
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         users = consumers.get(node.output[0], [])
-        if to != onnx.TensorProto.INT64 or not users or any(u.op_type != "Gather" or u.input[1] != node.output[0] for u in users):
+        if to != onnx.TensorProto.INT64 or not users or node.output[0] in outputs:
+            continue
+        if any(u.op_type != "Gather" or list(u.input).index(node.output[0]) != 1 for u in users):
             continue
         for u in users:
             u.input[1] = node.input[0]
         removed.append(node)
     for node in removed:
         proto.graph.node.remove(node)
-    # value_info of the removed outputs would now be dangling
     gone = {n.output[0] for n in removed}
     keep = [v for v in proto.graph.value_info if v.name not in gone]
     del proto.graph.value_info[:]

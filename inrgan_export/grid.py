@@ -297,6 +297,8 @@ class GridLayout:
         """All per-grid inputs for an output of ``size`` = (H, W) over ``window``."""
         window = Window.of(window)
         shapes = self.size_rule.block_shapes(size)
+        if any(h * w >= 2**31 for h, w in shapes[:-1]):
+            raise ShapeError(f"size {size[0]}x{size[1]} needs a block grid of 2^31 samples or more; render it in windows")
         arrays: dict[str, np.ndarray] = {}
         for b, (h, w) in enumerate(shapes):
             xs = self.coords.axis(w, window.x0, window.x1, 0)

@@ -136,8 +136,16 @@ def test_bilinear_resample_equals_pytorch_interpolate(align_corners):
         y0, y1, wy = linear_indices(hs, hd, align_corners)
         x0, x1, wx = linear_indices(ws, wd, align_corners)
         idx = [torch.from_numpy(a) for a in (y0, y1, wy, x0, x1, wx)]
-        out = resample(x, idx, "bilinear")
+        out = resample(x.flatten(2), (hs, ws), idx, "bilinear").reshape(ref.shape)
         assert torch.allclose(out, ref, atol=1e-6), (hs, ws, hd, wd)
+
+
+def test_nearest_resample_gathers_the_pytorch_source_pixels():
+    x = torch.randn(2, 3, 5, 7)
+    for hd, wd in [(5, 7), (10, 14), (11, 30), (6, 7)]:
+        ref = F.interpolate(x, size=(hd, wd), mode="nearest")
+        idx = [torch.from_numpy(nearest_indices(5, hd)), torch.from_numpy(nearest_indices(7, wd))]
+        assert torch.equal(resample(x.flatten(2), (5, 7), idx, "nearest").reshape(ref.shape), ref)
 
 
 # ------------------------------------------------------------------ tiling

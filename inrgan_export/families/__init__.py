@@ -78,6 +78,8 @@ class Family:
     output_range: Callable[[Any], tuple[float, float] | None] = lambda cfg: None
     #: estimated bytes of activations per output sample of each block, for tiling
     bytes_per_pixel: Callable[[Any], list[int]] = lambda cfg: []
+    #: analytic MACs of one sample: (config, block shapes) -> {"inr": ..., "hypernet": ..., ...}
+    macs: Callable[[Any, Any], dict] | None = None
     #: the licence note that travels with exported bundles
     licence_note: str = ""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import DisplayMapping, ExportSpec, Family, HypernetInput, register
 from .config import PaperConfig
-from .model import PaperGenerator, count_parameters, init_weights_
+from .model import PaperGenerator, count_parameters, init_weights_, macs
 from .presets import PRESETS
 
 #: The licence note the authors attach to their code and weights (repository README).
@@ -43,6 +43,7 @@ PAPER = register(
         display=DisplayMapping(),
         output_range=_output_range,
         bytes_per_pixel=_bytes_per_pixel,
+        macs=macs,
         licence_note=LICENCE_NOTE,
     )
 )

@@ -133,7 +133,11 @@ def fmm_parts(in_dim: int, out_dim: int, rank: int) -> tuple[tuple[str, tuple[in
 # ------------------------------------------------------------------ INR modules
 class FMMLinear(nn.Module):
     """Factorized multiplicative modulation (the authors' `INRFactorizedSELinear`):
-    ``W = W_shared ⊙ 2·sigmoid(A·B)``, bias predicted, ``y = W x + b`` per sample."""
+    ``W = W_shared ⊙ 2·sigmoid(A·B)``, bias predicted, ``y = W x + b`` per sample.
+
+    Like every INR module here it works on a batch (``seg`` [N, P], ``x`` [N, in, L]) or on
+    one sample (``seg`` [P], ``x`` [in, L]); the single-sample form is what the per-sample
+    (Scan) graph is traced from."""
 
     def __init__(self, in_dim: int, out_dim: int, rank: int, weight_std: float, bias_std: float, equalized_lr: bool) -> None:
         super().__init__()
@@ -150,15 +154,16 @@ class FMMLinear(nn.Module):
 
     def modulated_weight(self, seg: Tensor) -> tuple[Tensor, Tensor]:
         o, r, i = self.out_dim, self.rank, self.in_dim
-        lhs = seg[:, : o * r].reshape(-1, o, r)
-        rhs = seg[:, o * r : o * r + r * i].reshape(-1, r, i)
-        bias = seg[:, o * r + r * i :].reshape(-1, o, 1) * self.bias_std
-        modulation = torch.bmm(lhs, rhs).sigmoid() * 2
-        return self.shared_weight().unsqueeze(0) * modulation, bias
+        lead = seg.shape[:-1]
+        lhs = seg[..., : o * r].reshape(*lead, o, r)
+        rhs = seg[..., o * r : o * r + r * i].reshape(*lead, r, i)
+        bias = seg[..., o * r + r * i :].reshape(*lead, o, 1) * self.bias_std
+        modulation = torch.matmul(lhs, rhs).sigmoid() * 2
+        return self.shared_weight() * modulation, bias
 
     def forward(self, x: Tensor, seg: Tensor) -> Tensor:
         weight, bias = self.modulated_weight(seg)
-        return torch.bmm(weight, x) + bias
+        return torch.matmul(weight, x) + bias
 
 
 class FourierFeatures(nn.Module):
@@ -181,16 +186,17 @@ class FourierFeatures(nn.Module):
         return 2 * self.num_learnable
 
     def forward(self, coords: Tensor, seg: Tensor) -> Tensor:
-        n = coords.shape[0]
-        pts = coords.flatten(2)  # [N, 2, L]
+        """coords [(N,) 2, H, W] → [sin(B·p); cos(B·p)] of shape [(N,) 2F, H·W]."""
+        lead = coords.shape[:-3]
+        pts = coords.flatten(-2)  # [(N,) 2, L]
         parts = []
         if self.num_learnable:
-            parts.append(self.fourier_scale * seg.reshape(-1, self.num_learnable, 2))
+            parts.append(self.fourier_scale * seg.reshape(*lead, self.num_learnable, 2))
         if self.fixed_basis.shape[0]:
-            parts.append(self.fixed_basis.unsqueeze(0).expand(n, -1, -1))
-        basis = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)  # [N, F, 2]
-        y = torch.bmm(basis, pts)  # [N, F, L]
-        return torch.cat([y.sin(), y.cos()], dim=1)
+            parts.append(self.fixed_basis.expand(*lead, -1, -1))
+        basis = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)  # [(N,) F, 2]
+        y = torch.matmul(basis, pts)  # [(N,) F, L]
+        return torch.cat([y.sin(), y.cos()], dim=-2)
 
 
 def fixed_basis(block: BlockConfig) -> Tensor:
@@ -237,9 +243,10 @@ class ToRGB(nn.Module):
         return 3 * self.dim + 3
 
     def forward(self, x: Tensor, seg: Tensor) -> Tensor:
-        w = (self.weight_std * seg[:, : 3 * self.dim]).reshape(-1, 3, self.dim)
-        b = (self.bias_std * seg[:, 3 * self.dim :]).reshape(-1, 3, 1)
-        out = torch.bmm(w, x) + b
+        lead = seg.shape[:-1]
+        w = (self.weight_std * seg[..., : 3 * self.dim]).reshape(*lead, 3, self.dim)
+        b = (self.bias_std * seg[..., 3 * self.dim :]).reshape(*lead, 3, 1)
+        out = torch.matmul(w, x) + b
         return torch.tanh(out) if self.activation == "tanh" else out
 
 
@@ -286,17 +293,23 @@ class INRBlock(nn.Module):
             self.to_rgb = ToRGB(block.dim, w_std, b_std, cfg.to_rgb_activation)
 
 
-def resample(x: Tensor, idx: Sequence[Tensor], mode: str) -> Tensor:
-    """Upsample [N, C, Hs, Ws] → [N, C, Hd, Wd] with precomputed PyTorch source indices."""
+def resample(x: Tensor, src_hw: tuple, idx: Sequence[Tensor], mode: str) -> Tensor:
+    """Upsample flattened [(N,) C, Hs·Ws] → [(N,) C, Hd·Wd] with precomputed PyTorch source indices.
+
+    Nearest: one Gather with the flat index ``iy·Ws + ix`` (half the memory traffic of a
+    row gather followed by a column gather). Bilinear: columns first, then rows, which
+    associates the weighted sum as PyTorch's kernel does."""
+    hs, ws = src_hw
     if mode == "nearest":
         iy, ix = idx
-        return x.index_select(2, iy).index_select(3, ix)
+        flat = (iy.unsqueeze(1) * ws + ix.unsqueeze(0)).reshape(-1)
+        return x.index_select(-1, flat)
     y0, y1, wy, x0, x1, wx = idx
-    # columns first, then rows: PyTorch's bilinear kernel associates the sum the same way
-    wx = wx.reshape(1, 1, 1, -1)
-    x = x.index_select(3, x0) * (1 - wx) + x.index_select(3, x1) * wx
-    wy = wy.reshape(1, 1, -1, 1)
-    return x.index_select(2, y0) * (1 - wy) + x.index_select(2, y1) * wy
+    x = x.reshape(*x.shape[:-1], hs, ws)
+    wx = wx.reshape(1, -1)
+    x = x.index_select(-1, x0) * (1 - wx) + x.index_select(-1, x1) * wx
+    wy = wy.reshape(-1, 1)
+    return (x.index_select(-2, y0) * (1 - wy) + x.index_select(-2, y1) * wy).flatten(-2)
 
 
 class HierarchicalFourierINR(nn.Module):
@@ -314,35 +327,36 @@ class HierarchicalFourierINR(nn.Module):
         self.theta_dim = self.segments[-1].end if self.segments else 0
 
     def forward(self, theta: Tensor, *grid: Tensor) -> Tensor:
+        """θ [N, P] and coords [N, 2, H, W] (batched), or θ [P] and coords [2, H, W] (one
+        sample); resampling indices are shared by the batch."""
         g = dict(zip(self.input_names, grid))
-        seg = {s.name: theta[:, s.offset : s.end] for s in self.segments}
+        seg = {s.name: theta[..., s.offset : s.end] for s in self.segments}
         mode = self.layout.resample_mode
         x: Tensor | None = None
-        images: Tensor | None = None
+        images: Tensor | None = None  # [(N,) 3, H·W] of the latest ToRGB block
         prev_rgb = -1
+        hw = [(g[f"coords_{i}"].shape[-2], g[f"coords_{i}"].shape[-1]) for i in range(len(self.blocks))]
         for i, block in enumerate(self.blocks):
-            coords = g[f"coords_{i}"]
-            h, w = coords.shape[2], coords.shape[3]
-            cf = block.fourier(coords, seg.get(f"b{i}.fourier", theta[:, :0]))
+            cf = block.fourier(g[f"coords_{i}"], seg.get(f"b{i}.fourier", theta[..., :0]))
             if i == 0:
                 x = cf
             else:
                 assert block.connector is not None and x is not None
-                hp, wp = g[f"coords_{i - 1}"].shape[2], g[f"coords_{i - 1}"].shape[3]
                 lr = block.connector.lr(x, seg[f"b{i}.connector.lr"])
-                lr = resample(lr.reshape(-1, block.dim, hp, wp), _edge(g, i - 1, i, mode), mode).flatten(2)
+                lr = resample(lr, hw[i - 1], _edge(g, i - 1, i, mode), mode)
                 x = self.act(lr + block.connector.hr(cf, seg[f"b{i}.connector.hr"]))
             for j, layer in enumerate(block.layers):
                 if self.cfg.skip_coords and (i > 0 or j > 0):
-                    x = torch.cat([x, cf], dim=1)
+                    x = torch.cat([x, cf], dim=-2)
                 x = self.act(layer(x, seg[f"b{i}.layer{j}"]))
             if block.to_rgb is not None:
-                out = block.to_rgb(x, seg[f"b{i}.to_rgb"]).reshape(-1, 3, h, w)
+                out = block.to_rgb(x, seg[f"b{i}.to_rgb"])
                 if images is not None:
-                    out = out + resample(images, _edge(g, prev_rgb, i, mode), mode)
+                    out = out + resample(images, hw[prev_rgb], _edge(g, prev_rgb, i, mode), mode)
                 images, prev_rgb = out, i
         assert images is not None
-        return output_activation(images, self.cfg.output_activation)
+        h, w = hw[-1]
+        return output_activation(images.reshape(*images.shape[:-2], 3, h, w), self.cfg.output_activation)
 
 
 def _edge(g: dict[str, Tensor], s: int, d: int, mode: str) -> list[Tensor]:
@@ -489,6 +503,50 @@ def count_parameters(cfg: PaperConfig) -> tuple[int, int]:
             params += 1
     params += dims[-1] * theta + theta
     return params, theta
+
+
+def macs(cfg: PaperConfig, block_shapes: Sequence[tuple[int, int]]) -> dict[str, object]:
+    """Multiply-accumulates of one sample (MatMul/Gemm work only; elementwise ops are not MACs).
+
+    Per block with P samples: the Fourier basis product (2 per feature), the connector's
+    coarse embedding at the previous block's P and its coordinate embedding, each FMM
+    layer, ToRGB; plus the per-sample FMM modulation products A·B (independent of P).
+    The hypernetwork runs once per latent and is reported separately."""
+    rank = cfg.fmm_rank
+    rgb = cfg.rgb_blocks()
+    per_block: list[int] = []
+    per_pixel: list[int] = []
+    modulation = 0
+    pixels = [h * w for h, w in block_shapes]
+    for i, b in enumerate(cfg.blocks):
+        cf = cfg.coord_feat_dim(i)
+        p = pixels[i]
+        pix = cf  # basis product: (F = cf/2 features) x 2 coordinates
+        total = 0
+        if i > 0:
+            prev = cfg.blocks[i - 1].dim
+            total += prev * b.dim * pixels[i - 1]
+            pix += cf * b.dim
+            modulation += rank * b.dim * (prev + cf)
+        for j in range(b.n_layers):
+            in_dim = cf if (i == 0 and j == 0) else (cf + b.dim if cfg.skip_coords else b.dim)
+            pix += in_dim * b.dim
+            modulation += rank * b.dim * in_dim
+        if i in rgb:
+            pix += 3 * b.dim
+        total += pix * p
+        per_pixel.append(pix)
+        per_block.append(total)
+    dims = [cfg.z_dim] + [cfg.mapping_hid_dim] * cfg.mapping_num_layers
+    _, theta = count_parameters(cfg)
+    hyper = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + dims[-1] * theta
+    return {
+        "inr": sum(per_block) + modulation,
+        "inr_per_block": per_block,
+        "inr_per_pixel": per_pixel,
+        "modulation": modulation,
+        "hypernet": hyper,
+    }
 
 
 Builder = Callable[[PaperConfig], PaperGenerator]

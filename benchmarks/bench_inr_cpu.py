@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""INR throughput on this machine's CPU, measured side by side in one run, in alternating
+rounds: sgemm peak (4096^3 float32 matmul in PyTorch and in ONNX Runtime; the faster is the
+peak) | PyTorch eager reference | ONNX Runtime FP32 — on the INR of a demo preset.
+
+    .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --size 256 --threads 2
+
+Prints median time, IQR, GFLOP/s (2 x analytic MACs / median) and % of the sgemm peak; with
+--json writes the numbers and the machine's description.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inrgan_export.bench.machine import machine_info
+from inrgan_export.bench.timing import interleaved, sgemm_paths
+from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.export import export_graph
+from inrgan_export.split import split
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="church")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    ckpt = demo_checkpoint(args.preset)
+    model = ckpt.build()
+    family = ckpt.family_spec
+    size = (args.size, args.size)
+    grid = model.layout.build(size, None, batch=1).for_batch(args.batch)
+    macs = family.macs(model.cfg, model.layout.size_rule.block_shapes(size))["inr"] * args.batch
+    z = torch.from_numpy(np.random.RandomState(0).randn(args.batch, model.z_dim).astype(np.float32))
+    with torch.no_grad():
+        theta = model.hypernet(z)
+    tensors = [torch.from_numpy(grid[n]) for n in model.inr.input_names]
+    print(f"# {args.preset} INR at {args.size}x{args.size}, batch {args.batch}, {args.threads} threads: "
+          f"{macs / 1e9:.2f} GMACs; {args.rounds} alternating rounds after 1 warm-up", file=sys.stderr)
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = next(g for g in split(model, family.export_spec) if g.name == "inr")
+        path = Path(tmp) / "inr.onnx"
+        export_graph(graph, model, family.export_spec, path)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    feeds = {"theta": theta.numpy(), **grid}
+    with torch.no_grad():
+        ref = model.inr(theta, *tensors).numpy()
+    max_abs = float(np.abs(sess.run(None, feeds)[0] - ref).max())
+
+    def torch_eager():
+        with torch.no_grad():
+            model.inr(theta, *tensors)
+
+    sgemm = sgemm_paths(args.threads)
+    flops = {name: flop for name, (flop, _) in sgemm.items()}
+    flops.update({"torch eager": 2.0 * macs, "onnxruntime fp32": 2.0 * macs})
+    fns = {name: fn for name, (_, fn) in sgemm.items()}
+    fns.update({"torch eager": torch_eager, "onnxruntime fp32": lambda: sess.run(None, feeds)})
+    timings = interleaved(fns, rounds=args.rounds)
+    gflops = {name: flops[name] / t.median_s / 1e9 for name, t in timings.items()}
+    peak = max(gflops[name] for name in sgemm)
+
+    print(f"{'path':<18} {'median':>10} {'IQR':>8} {'GFLOP/s':>9} {'% peak':>7}")
+    for name, t in timings.items():
+        print(f"{name:<18} {t.median_s * 1e3:8.1f}ms {t.iqr_s * 1e3:6.1f}ms {gflops[name]:9.1f} {100 * gflops[name] / peak:6.1f}%")
+    speedup = timings["torch eager"].median_s / timings["onnxruntime fp32"].median_s
+    print(f"ONNX Runtime / PyTorch eager: {speedup:.2f}x faster; max |diff| {max_abs:.2e}; peak = {peak:.1f} GFLOP/s")
+    if args.json:
+        record = {
+            "preset": args.preset, "size": list(size), "batch": args.batch, "threads": args.threads, "inr_macs": macs,
+            "peak_gflops": peak, "max_abs_onnxruntime_vs_torch": max_abs,
+            "paths": {n: {**timings[n].to_json(), "gflops": gflops[n], "percent_of_peak": 100 * gflops[n] / peak} for n in timings},
+            "machine": machine_info(),
+        }
+        args.json.write_text(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
