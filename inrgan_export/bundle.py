@@ -60,6 +60,9 @@ class BundleWriter:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; publish with normal permissions
         try:
             if self.out.exists():
                 trash = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")

@@ -34,7 +34,34 @@ def step(label: str, output: Path | None = None) -> Iterator[None]:
     info(f"  done in {time.perf_counter() - t:.1f} s{size}")
 
 
-def progress(total: int, desc: str):
-    from tqdm import tqdm
+class _LineProgress:
+    """Progress for logs (no terminal): a line at every 10 % step."""
 
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None if not QUIET else True, leave=False, unit="run")
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done, self.shown = total, desc, 0, -1
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        step = int(10 * self.done / max(self.total, 1))
+        if step != self.shown:
+            self.shown = step
+            info(f"  {self.desc}: {self.done}/{self.total}")
+
+    def __enter__(self) -> "_LineProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def progress(total: int, desc: str):
+    """A tqdm bar on a terminal, periodic lines otherwise."""
+    if QUIET:
+        from tqdm import tqdm
+
+        return tqdm(total=total, disable=True)
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="run")
+    return _LineProgress(total, desc)
