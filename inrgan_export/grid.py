@@ -122,13 +122,25 @@ class SizeRule:
     @staticmethod
     def from_manifest(d: Mapping[str, Any]) -> "SizeRule":
         kind = d.get("kind")
-        if kind == PaperSizeRule.kind:
-            return PaperSizeRule(
-                native=int(d["native"]), num_blocks=int(d["num_blocks"]), upsample_block_idx=int(d["upsample_block_idx"])
-            )
-        raise UsageError(f"unknown size rule {kind!r}; this version knows: {PaperSizeRule.kind}")
+        if kind not in SIZE_RULES:
+            raise UsageError(f"unknown size rule {kind!r}; this version knows: {', '.join(sorted(SIZE_RULES))}")
+        return SIZE_RULES[kind].from_manifest_fields(d)
+
+    @classmethod
+    def from_manifest_fields(cls, d: Mapping[str, Any]) -> "SizeRule":
+        raise NotImplementedError
 
 
+#: size rule kind (as written in manifests) → class; families register theirs here
+SIZE_RULES: dict[str, type[SizeRule]] = {}
+
+
+def register_size_rule(cls: type[SizeRule]) -> type[SizeRule]:
+    SIZE_RULES[cls.kind] = cls
+    return cls
+
+
+@register_size_rule
 @dataclass(frozen=True)
 class PaperSizeRule(SizeRule):
     """The authors' `generate_exp_img_sizes`, extended to every size >= 1, per axis.
@@ -146,6 +158,10 @@ class PaperSizeRule(SizeRule):
     num_blocks: int
     upsample_block_idx: int
     kind: str = field(default="paper-exp", init=False)
+
+    @classmethod
+    def from_manifest_fields(cls, d: Mapping[str, Any]) -> "PaperSizeRule":
+        return cls(native=int(d["native"]), num_blocks=int(d["num_blocks"]), upsample_block_idx=int(d["upsample_block_idx"]))
 
     def block_sizes_1d(self, n: int) -> list[int]:
         extra = max(1, n // self.native)
