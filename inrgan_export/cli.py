@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     e.add_argument("-o", "--out", type=Path, default=None, help="bundle directory (default: <name>_<target>)")
     e.add_argument("--force", action="store_true", help="replace an existing output directory")
+    e.add_argument("--device", default="CPU", help="device to compile for: OpenVINO CPU/GPU/NPU/AUTO (default CPU)")
+    e.add_argument("--compress-weights", action="store_true",
+                   help="OpenVINO: store IR weights as FP16 (inference precision is set by --precision)")
+    e.add_argument("--min-res", type=_size, default=None, metavar="HxW", help="TensorRT: smallest render size of the profiles")
+    e.add_argument("--opt-res", type=_size, default=None, metavar="HxW", help="TensorRT: size the profiles are tuned for")
+    e.add_argument("--max-res", type=_size, default=None, metavar="HxW", help="TensorRT: largest render size of the profiles")
+    e.add_argument("--max-batch", type=_positive, default=4, help="TensorRT: largest batch of the profiles (default 4)")
     _common(e)
 
     c = sub.add_parser("convert", help="import an authors' checkpoint into our .pt format")
@@ -132,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
             max_memory=args.max_memory,
             threads=args.threads,
             debug=args.debug,
+            device=args.device,
+            compress_weights=args.compress_weights,
+            min_res=args.min_res,
+            opt_res=args.opt_res,
+            max_res=args.max_res,
+            max_batch=args.max_batch,
         )
         pipeline.export_bundle(opts)
     elif args.command == "convert":

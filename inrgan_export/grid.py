@@ -374,18 +374,24 @@ class GridInputs:
     arrays: Mapping[str, np.ndarray]
     layout: GridLayout
 
+    @classmethod
+    def from_arrays(cls, layout: GridLayout, arrays: Mapping[str, np.ndarray]) -> "GridInputs":
+        """Wrap per-grid inputs made elsewhere (e.g. a parity feed); block shapes come from the
+        coordinate grids, whose batch may be 1 (shared) or one grid per sample."""
+        missing = [n for n in layout.input_names() if n not in arrays]
+        if missing:
+            raise ShapeError(f"grid inputs lack {missing[0]!r}")
+        shapes = tuple((int(arrays[f"coords_{b}"].shape[-2]), int(arrays[f"coords_{b}"].shape[-1])) for b in range(layout.num_blocks))
+        return cls(shapes, {n: arrays[n] for n in layout.input_names()}, layout)
+
     @property
     def output_shape(self) -> tuple[int, int]:
         return self.block_shapes[-1]
 
-    def for_batch(self, batch: int) -> dict[str, np.ndarray]:
-        """The arrays with the coordinate grids expanded (or sliced) to ``batch`` samples."""
-        out = {}
-        for name, arr in self.arrays.items():
-            if name.startswith("coords_") and arr.shape[0] != batch:
-                arr = np.ascontiguousarray(np.broadcast_to(arr[:1], (batch,) + arr.shape[1:]))
-            out[name] = arr
-        return out
+    def for_batch(self, batch: int, start: int = 0) -> dict[str, np.ndarray]:
+        """The arrays for samples ``start .. start+batch``: shared coordinate grids (batch 1)
+        are expanded, per-sample ones are sliced."""
+        return {name: _coords_rows(arr, batch, start) if name.startswith("coords_") else arr for name, arr in self.arrays.items()}
 
     # ------------------------------------------------------------------ tiling
     def tiles(self, bands_y: int, bands_x: int) -> list["Tile"]:
@@ -401,13 +407,14 @@ class GridInputs:
         nx = _axis_tiles(self, "x", bands_x)
         return [Tile(ty, tx) for ty in ny for tx in nx]
 
-    def slice(self, tile: "Tile") -> dict[str, np.ndarray]:
+    def slice(self, tile: "Tile", batch: int = 1, start: int = 0) -> dict[str, np.ndarray]:
+        """The inputs of one tile for samples ``start .. start+batch``."""
         out: dict[str, np.ndarray] = {}
         for spec in self.layout.input_specs():
             arr = self.arrays[spec.name]
             if spec.kind == "coords":
                 (r0, r1), (c0, c1) = tile.y.spans[spec.block], tile.x.spans[spec.block]
-                out[spec.name] = np.ascontiguousarray(arr[:, :, r0:r1, c0:c1])
+                out[spec.name] = np.ascontiguousarray(_coords_rows(arr, batch, start)[:, :, r0:r1, c0:c1])
             else:
                 ax = tile.y if spec.axis == "y" else tile.x
                 lo, hi = ax.spans[spec.block]
@@ -434,6 +441,12 @@ class Tile:
 
     def pixels(self) -> list[int]:
         return [(y1 - y0) * (x1 - x0) for (y0, y1), (x0, x1) in zip(self.y.spans, self.x.spans)]
+
+
+def _coords_rows(arr: np.ndarray, batch: int, start: int) -> np.ndarray:
+    if arr.shape[0] == 1:
+        return arr if batch == 1 else np.ascontiguousarray(np.broadcast_to(arr, (batch,) + arr.shape[1:]))
+    return arr[start : start + batch]
 
 
 def _axis_tiles(grid: GridInputs, axis: str, bands: int) -> list[AxisTile]:

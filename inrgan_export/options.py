@@ -5,41 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UnsupportedOption, UsageError
+from .compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
 from .grid import Window
-
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    name: str
-    precisions: tuple[str, ...]  # precisions this version builds
-    backend: str  # default runtime backend of its bundles
-    available: bool = True
-
-
-TARGETS: dict[str, TargetInfo] = {
-    "onnx": TargetInfo("onnx", ("fp32",), "onnxruntime"),
-    "openvino": TargetInfo("openvino", (), "openvino", available=False),
-    "tensorrt": TargetInfo("tensorrt", (), "tensorrt", available=False),
-}
-
-
-def check_target(target: str, precision: str) -> TargetInfo:
-    if target not in TARGETS:
-        raise UsageError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
-    info = TARGETS[target]
-    if not info.available:
-        ready = ", ".join(t for t, i in TARGETS.items() if i.available)
-        raise UnsupportedOption(f"target {target} is not available in this version; available targets: {ready}")
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision not in info.precisions:
-        raise UnsupportedOption(
-            f"precision {precision} is not supported for target {target}; supported: {', '.join(info.precisions)}"
-        )
-    return info
 
 
 @dataclass(frozen=True)
@@ -52,6 +19,15 @@ class ExportOptions:
     max_memory: int | None = None
     threads: int | None = None
     debug: bool = False
+    #: device the target compiles for (OpenVINO: CPU/GPU/NPU/AUTO; TensorRT: the CUDA GPU)
+    device: str = "CPU"
+    #: OpenVINO IR weight storage: compress weights to FP16 in the .bin (inference precision is separate)
+    compress_weights: bool = False
+    #: resolution range (H, W) that compiled profiles cover (TensorRT); None: the target's default
+    min_res: tuple[int, int] | None = None
+    opt_res: tuple[int, int] | None = None
+    max_res: tuple[int, int] | None = None
+    max_batch: int = 4
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from .families import get_family
 from .grid import Window
 from .latents import latents_from_seeds, load_latents
 from .log import info, progress, step
-from .options import ConvertOptions, ExportOptions, RenderOptions, VerifyOptions, check_target
+from .compile import CompileContext, get_target
+from .options import ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
 from .runtime import open_bundle
 from .runtime.base import Generator
 from .runtime.onnxruntime_backend import OnnxRuntimeGenerator
@@ -26,12 +27,18 @@ from .runtime.torch_backend import TorchGenerator
 from .split import GraphDef, split
 from .verify import (
     GOLDEN,
-    PARITY_BATCH,
-    ParityGrid,
+    Candidate,
+    Feed,
     ParityReport,
+    gate_for,
+    generator_runner,
     golden_manifest,
+    feed_metadata,
+    golden_runner,
     latent_bank,
     load_golden,
+    onnxrt_runner,
+    parity_feeds,
     parity_grids,
     run_parity,
     save_golden,
@@ -48,7 +55,8 @@ class ExportResult:
 
 
 def export_bundle(opts: ExportOptions) -> ExportResult:
-    target = check_target(opts.target, opts.precision)
+    target = get_target(opts.target)
+    target.check(opts)
     writer = BundleWriter(opts.out, opts.force)
     writer.check()  # before any expensive work
     with step(f"loading {opts.source}"):
@@ -64,58 +72,78 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
             with step(f"exporting {graph.name}.onnx (opset {spec.opset}, dynamic batch/height/width)", path):
                 exported[graph.name] = export_graph(graph, model, spec, path, debug=opts.debug)
         reference = TorchGenerator(model, family, max_memory=opts.max_memory, threads=opts.threads)
-        manifest = build_manifest(ckpt, model, graphs, exported, target.name, opts.precision, target.backend, reference)
-        candidate = OnnxRuntimeGenerator(Bundle(tmp, manifest), max_memory=opts.max_memory, threads=opts.threads)
+        manifest = build_manifest(ckpt, model, graphs, exported, target.name, opts.precision, target.default_backend, reference)
+        compiled = target.compile(CompileContext(tmp, model, family, manifest, opts))
+        merge_manifest(manifest, compiled.manifest)
         grids = parity_grids(model.native_size[0])
         z_bank = latent_bank(model.z_dim)
-        with step("parity: ONNX Runtime vs PyTorch on " + ", ".join(g.label for g in grids)):
-            report, refs, theta_ref = parity_against_torch(reference, candidate, grids, z_bank, spec.parity_atol)
-        save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, grids)
-        native = grids[0]
-        with candidate:
-            png = (refs[native.key][0], candidate.generate(z_bank[:1], native.size, native.window)[0])
-        write_report(report, tmp, png, family.display)
+        feeds = parity_feeds(model.layout, reference.interface.hypernet_inputs[0], z_bank, grids)
+        ref_runner = generator_runner(reference, "split", "torch reference")
+        runtimes = target.runtimes(tmp, manifest, max_memory=opts.max_memory, threads=opts.threads)
+        report, refs = check_bundle(runtimes, tmp, manifest, ref_runner, reference_name(), feeds, opts.threads)
+        theta_ref = reference.hypernet(z_bank)
+        theta_checks(report, runtimes, z_bank, theta_ref)
+        save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, feeds)
+        write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
         manifest["golden"] = golden_manifest(grids)
         manifest["parity"] = report.summary()
         write_manifest(tmp, manifest)
     info(report.table())
     info(f"wrote bundle {opts.out}")
+    if compiled.deferred_error is not None:
+        raise compiled.deferred_error
     if not report.passed:
         raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]) + f" (report: {opts.out}/parity.md)")
     return ExportResult(opts.out, report)
 
 
-def parity_against_torch(
-    reference: TorchGenerator, candidate: Generator, grids: list[ParityGrid], z_bank: np.ndarray, tol: float
-) -> tuple[ParityReport, dict[str, np.ndarray], np.ndarray]:
-    z4 = z_bank[:PARITY_BATCH]
-    theta_ref = reference.hypernet(z_bank)
-    ref_fn = lambda g: reference.render(theta_ref[:PARITY_BATCH], g.size, g.window)  # noqa: E731
-    return _run_candidates(ref_fn, reference_name(), candidate, grids, z_bank, theta_ref, tol) + (theta_ref,)
+def merge_manifest(manifest: dict[str, Any], extra: dict[str, Any]) -> None:
+    """A target's manifest additions: ``graphs`` entries merge per graph, the rest is set."""
+    for key, value in extra.items():
+        if key == "graphs":
+            for name, fields in value.items():
+                manifest["graphs"].setdefault(name, {}).update(fields)
+        else:
+            manifest[key] = value
+
+
+def check_bundle(runtimes, directory: Path, manifest: dict, ref_runner, ref_name: str, feeds: list[Feed],
+                 threads: int | None) -> tuple[ParityReport, dict[str, np.ndarray]]:
+    """Every runtime of the target (split and fused paths) plus Polygraphy's ONNX Runtime runner
+    on the fused FP32 graph, against the reference, on the same feeds."""
+    atol = get_family(manifest["family"]).export_spec.parity_atol
+    candidates = []
+    for rt in runtimes:
+        for path in rt.paths:
+            name = f"{rt.backend} {path}"
+            candidates.append(Candidate(generator_runner(rt.generator, path, name), rt.backend, rt.precision, name, gate_for(rt.precision, atol)))
+    generator_onnx = directory / manifest["graphs"]["generator"]["onnx"]
+    name = "onnxruntime fused (polygraphy)"
+    candidates.append(Candidate(onnxrt_runner(generator_onnx, name, threads), "onnxruntime", "fp32", name, gate_for("fp32", atol)))
+    display = get_family(manifest["family"]).display
+    with step(f"parity of {len(candidates)} path(s) against {ref_name} on {len({f.grid.key for f in feeds})} grids"):
+        with progress(len(feeds) * (len(candidates) + 1), "parity") as bar:
+            return run_parity(ref_runner, ref_name, candidates, feeds, manifest["interface"]["output_name"], display, bar)
+
+
+def theta_checks(report: ParityReport, runtimes, z_bank: np.ndarray, theta_ref: np.ndarray) -> None:
+    for rt in runtimes:
+        with rt.generator as gen:
+            report.theta.append(theta_check(theta_ref, gen.hypernet(z_bank[: theta_ref.shape[0]]), f"{rt.backend} hypernet"))
+
+
+def first_images(runtimes, refs: dict[str, np.ndarray], feeds: list[Feed]):
+    """(reference, exported) images of the first latent on the native grid, for parity.png."""
+    feed = next(f for f in feeds if f.batch == 1)
+    with runtimes[0].generator as gen:
+        out = gen.generate(feed.arrays[gen.interface.hypernet_inputs[0]], feed.grid.size, feed.grid.window)
+    return refs[feed.key][0], out[0]
 
 
 def reference_name() -> str:
     import torch
 
     return f"PyTorch {torch.__version__} eager, float32, CPU"
-
-
-def _run_candidates(ref_fn, ref_name, candidate: Generator, grids, z_bank, theta_ref, tol):
-    paths = candidate_paths(candidate)
-    total = len(grids) * len(paths) * 2
-    with candidate, progress(total, "parity") as bar:
-        report, refs = run_parity(ref_fn, ref_name, paths, grids, z_bank, candidate.interface.display, tol, bar)
-        theta = candidate.hypernet(z_bank[: theta_ref.shape[0]])
-        report.theta = theta_check(theta_ref, theta, f"{candidate.backend} hypernet")
-    return report, refs
-
-
-def candidate_paths(candidate: Generator) -> dict[str, Any]:
-    name = candidate.backend
-    return {
-        f"{name} split": lambda z, g: candidate.generate(z, g.size, g.window),
-        f"{name} fused": lambda z, g: candidate.generate_fused(z, g.size, g.window),
-    }
 
 
 def build_manifest(
@@ -169,33 +197,37 @@ def build_manifest(
 def verify_bundle(opts: VerifyOptions) -> ParityReport:
     with step(f"opening {opts.bundle} (checking SHA-256 of every file)"):
         bundle = Bundle.open(opts.bundle)
-    candidate = open_bundle(opts.bundle, max_memory=opts.max_memory, threads=opts.threads, verify_checksums=False)
-    tol = get_family(bundle.family).export_spec.parity_atol
-    display = candidate.interface.display
+    manifest = bundle.manifest
+    target = get_target(manifest["target"])
+    iface = manifest["interface"]
+    z_name = iface["hypernet_inputs"][0]
+    layout = bundle.layout
     if opts.reference:
         ckpt = load_source(opts.reference)
-        if ckpt.family != bundle.family or ckpt.config != bundle.manifest["config"]:
+        if ckpt.family != bundle.family or ckpt.config != manifest["config"]:
             raise UsageError(
                 f"reference {opts.reference} is a different model from bundle {opts.bundle} (family or config differ)"
             )
         reference = TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=opts.max_memory, threads=opts.threads)
         grids = parity_grids(reference.interface.native_size[0])
         z_bank = latent_bank(reference.interface.z_dim)
-        with step("parity against the checkpoint: " + ", ".join(g.label for g in grids)):
-            report, refs, _ = parity_against_torch(reference, candidate, grids, z_bank, tol)
+        feeds = parity_feeds(layout, z_name, z_bank, grids)
+        ref_runner = generator_runner(reference, "split", "torch reference")
+        ref_name = reference_name()
+        theta_ref = reference.hypernet(z_bank)
     else:
-        z_bank, theta_ref, refs, grids = load_golden(bundle.path, bundle.manifest)
-        with step("parity against the bundle's golden reference: " + ", ".join(g.label for g in grids)):
-            report, refs = _run_candidates(
-                lambda g: refs[g.key], reference_name() + " (stored in golden.npz)", candidate, grids, z_bank, theta_ref, tol
-            )
+        z_bank, theta_ref, feeds, outputs = load_golden(bundle.path, manifest, layout, z_name)
+        meta = feed_metadata(layout, z_name, int(iface["z_dim"]))
+        ref_runner = golden_runner(outputs, iface["output_name"], "golden reference", meta)
+        ref_name = reference_name() + " (stored in golden.npz)"
+    runtimes = target.runtimes(bundle.path, manifest, max_memory=opts.max_memory, threads=opts.threads)
+    report, refs = check_bundle(runtimes, bundle.path, manifest, ref_runner, ref_name, feeds, opts.threads)
+    theta_checks(report, runtimes, z_bank, theta_ref)
     info(report.table())
     if opts.out is not None:
-        native = grids[0]
-        with candidate:
-            png = (refs[native.key][0], candidate.generate(z_bank[:1], native.size, native.window)[0])
         opts.out.mkdir(parents=True, exist_ok=True)
-        write_report(report, opts.out, png, display)
+        display = get_family(manifest["family"]).display
+        write_report(report, opts.out, first_images(runtimes, refs, feeds), display)
         info(f"wrote report to {opts.out}")
     if not report.passed:
         raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))

@@ -1,32 +1,41 @@
-"""Parity of exported graphs against the PyTorch reference.
+"""Parity of exported graphs against the PyTorch reference, on Polygraphy's comparator.
 
-Every comparison runs the same latent bank (seeds 0..3, batch 4, and seed 0 alone, batch 1)
-on the same grids: native size, ½ and ¼ of it, 2×, a non-square size, a zoom window inside
-the image and a window reaching 25 % beyond it. Each exported path is checked — the split
-path (hypernetwork, then INR) and the fused generator graph — and every failure is
-collected before the verdict, with its max difference and the tolerance applied.
+Every backend is a Polygraphy runner over the same feeds: the latent bank (seeds 0..3,
+batch 4, and seed 0 alone, batch 1) on the same grids — native size, ½ and ¼ of it, 2×, a
+non-square size, a zoom window inside the image and a window reaching 25 % beyond it. Our
+runtimes enter as :class:`GeneratorRunner` (split path: hypernet then INR, with tiling;
+or the fused generator graph); ONNX Runtime also enters as Polygraphy's own
+``OnnxrtRunner`` on ``generator.onnx``. ``Comparator.run`` collects the outputs and
+``Comparator.compare_accuracy`` applies our gate per runner: FP32 max |diff| ≤ 1e-4;
+reduced precision PSNR ≥ 40 dB against FP32 PyTorch on every grid; NaN/Inf always fails.
+Every failure is collected before the verdict, with its value and the threshold applied.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import BundleError, ParityError
+from .errors import BundleError
 from .families import DisplayMapping
-from .grid import Window
+from .grid import GridInputs, GridLayout, Window
 from .imageio import panel, psnr
 from .latents import latents_from_seeds
 
 BANK_SEEDS = tuple(range(8))
 PARITY_BATCH = 4
 GOLDEN = "golden.npz"
+REDUCED_PSNR_DB = 40.0
 
 
+# ------------------------------------------------------------------ grids and feeds
 @dataclass(frozen=True)
 class ParityGrid:
     label: str
@@ -37,10 +46,6 @@ class ParityGrid:
     @property
     def key(self) -> str:
         return self.label.replace(" ", "_")
-
-    def describe(self) -> str:
-        win = "" if self.window.is_full() else f" window {self.window.text()}"
-        return f"{self.size[0]}x{self.size[1]}{win}"
 
 
 def parity_grids(native: int) -> list[ParityGrid]:
@@ -56,54 +61,227 @@ def parity_grids(native: int) -> list[ParityGrid]:
     ]
 
 
+@dataclass(frozen=True)
+class Feed:
+    """One comparator iteration: a grid at a batch size, as the generator graph's inputs."""
+
+    grid: ParityGrid
+    batch: int
+    arrays: "OrderedDict[str, np.ndarray]"
+
+    @property
+    def key(self) -> str:
+        return f"{self.grid.key}/b{self.batch}"
+
+
+def parity_feeds(layout: GridLayout, z_name: str, z_bank: np.ndarray, grids: Sequence[ParityGrid]) -> list[Feed]:
+    feeds = []
+    for grid in grids:
+        inputs = layout.build(grid.size, grid.window, batch=1)
+        for batch in (PARITY_BATCH, 1):
+            arrays: OrderedDict[str, np.ndarray] = OrderedDict({z_name: z_bank[:batch]})
+            arrays.update(inputs.for_batch(batch))
+            feeds.append(Feed(grid, batch, arrays))
+    return feeds
+
+
+def feed_fingerprint(feed: Mapping[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(feed):
+        arr = np.ascontiguousarray(feed[name])
+        h.update(name.encode())
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ runners
+def _polygraphy():
+    from polygraphy.backend.base import BaseRunner
+    from polygraphy.common import TensorMetadata
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.module_severity = G_LOGGER.ERROR  # our report says what matters; keep stdout clean
+    return BaseRunner, TensorMetadata
+
+
+def feed_metadata(layout: GridLayout, z_name: str, z_dim: int):
+    """Polygraphy input metadata of a generator feed (the comparator passes a runner only the
+    inputs its metadata names)."""
+    _, TensorMetadata = _polygraphy()
+    meta = TensorMetadata()
+    meta.add(z_name, np.float32, (-1, z_dim))
+    for spec in layout.input_specs():
+        shape = (-1, 2, -1, -1) if spec.kind == "coords" else (-1,)
+        meta.add(spec.name, np.dtype(spec.dtype), shape)
+    return meta
+
+
+def generator_runner(generator, path: str, name: str):
+    """A Polygraphy runner over one of our runtimes: feeds are the generator graph's inputs
+    (latent + per-grid inputs); ``path`` is ``split`` (hypernet then INR, tiled within the
+    memory budget) or ``fused`` (the fused generator graph)."""
+    BaseRunner, TensorMetadata = _polygraphy()
+
+    class GeneratorRunner(BaseRunner):
+        def __init__(self) -> None:
+            super().__init__(name=name)
+            self.generator = generator
+            self.path = path
+
+        def activate_impl(self) -> None:
+            self.generator.activate()
+
+        def get_input_metadata_impl(self):
+            iface = self.generator.interface
+            return feed_metadata(iface.layout, iface.hypernet_inputs[0], iface.z_dim)
+
+        def infer_impl(self, feed_dict):
+            start = time.perf_counter()
+            iface = self.generator.interface
+            z = feed_dict[iface.hypernet_inputs[0]]
+            grid = GridInputs.from_arrays(iface.layout, {k: v for k, v in feed_dict.items() if k != iface.hypernet_inputs[0]})
+            if self.path == "fused":
+                out = self.generator.generate_fused_on(z, grid)
+            else:
+                out = self.generator.render_on(self.generator.hypernet(z), grid)
+            self.inference_time = time.perf_counter() - start
+            return OrderedDict({iface.output_name: out})
+
+        def deactivate_impl(self) -> None:
+            self.generator.deactivate()
+
+    return GeneratorRunner()
+
+
+def golden_runner(outputs: Mapping[str, np.ndarray], output_name: str, name: str, metadata):
+    """Replays stored reference outputs, looked up by the fingerprint of each feed."""
+    BaseRunner, _ = _polygraphy()
+
+    class GoldenRunner(BaseRunner):
+        def __init__(self) -> None:
+            super().__init__(name=name)
+
+        def activate_impl(self) -> None:
+            pass
+
+        def get_input_metadata_impl(self):
+            return metadata
+
+        def infer_impl(self, feed_dict):
+            self.inference_time = 0.0
+            key = feed_fingerprint(feed_dict)
+            if key not in outputs:
+                raise BundleError("golden data holds no reference for one of the parity feeds (bundle from another version?)")
+            return OrderedDict({output_name: outputs[key]})
+
+        def deactivate_impl(self) -> None:
+            pass
+
+    return GoldenRunner()
+
+
+def onnxrt_runner(path: Path, name: str, threads: int | None = None):
+    """Polygraphy's own ONNX Runtime runner on a graph file."""
+    import onnxruntime as ort
+    from polygraphy.backend.onnxrt import OnnxrtRunner
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return OnnxrtRunner(session, name=name)
+
+
+# ------------------------------------------------------------------ gates
+@dataclass(frozen=True)
+class Gate:
+    """FP32: max |diff| ≤ atol. Reduced precision: PSNR ≥ min_psnr. NaN/Inf always fails."""
+
+    precision: str
+    atol: float | None = None
+    min_psnr: float | None = None
+
+    def describe(self) -> str:
+        return f"max abs ≤ {self.atol:g}" if self.atol is not None else f"PSNR ≥ {self.min_psnr:g} dB"
+
+    def passes(self, max_abs: float, psnr_db: float, bad: bool) -> bool:
+        if bad:
+            return False
+        if self.atol is not None and not max_abs <= self.atol:
+            return False
+        if self.min_psnr is not None and not psnr_db >= self.min_psnr:
+            return False
+        return True
+
+    def to_json(self) -> dict:
+        return {"precision": self.precision, "max_abs": self.atol, "min_psnr_db": self.min_psnr, "nan_inf": "fails"}
+
+
+def gate_for(precision: str, atol: float) -> Gate:
+    return Gate(precision, atol=atol) if precision == "fp32" else Gate(precision, min_psnr=REDUCED_PSNR_DB)
+
+
+# ------------------------------------------------------------------ report
 @dataclass
 class ParityRow:
     grid: str
     size: str
     window: str
+    backend: str
+    precision: str
     path: str
     batch: int
     max_abs: float
     mean_abs: float
     psnr_db: float
     nan_inf: bool
-    tolerance: float
+    gate: str
     passed: bool
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["psnr_db"] = _json_float(self.psnr_db)
+        d["max_abs"] = _json_float(self.max_abs)
+        d["mean_abs"] = _json_float(self.mean_abs)
         return d
 
 
 @dataclass
 class ParityReport:
     reference: str
-    tolerance: float
     rows: list[ParityRow] = field(default_factory=list)
-    theta: dict = field(default_factory=dict)
+    gates: dict[str, dict] = field(default_factory=dict)
+    theta: list[dict] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.rows) and self.theta.get("passed", True)
+        return all(r.passed for r in self.rows) and all(t["passed"] for t in self.theta)
 
     def failures(self) -> list[str]:
-        out = [
-            f"{r.grid} {r.size}{'' if r.window == '0,0,1,1' else ' window ' + r.window} ({r.path}, batch {r.batch}): "
-            + ("NaN/Inf in output" if r.nan_inf else f"max abs {r.max_abs:.3g} > {r.tolerance:g}")
-            for r in self.rows
-            if not r.passed
-        ]
-        if self.theta and not self.theta.get("passed", True):
-            out.append(f"theta ({self.theta['path']}): max abs {self.theta['max_abs']:.3g} > {self.theta['tolerance']:.3g}")
+        out = []
+        for r in self.rows:
+            if r.passed:
+                continue
+            where = f"{r.grid} {r.size}{'' if r.window == '0,0,1,1' else ' window ' + r.window} ({r.path}, batch {r.batch})"
+            if r.nan_inf:
+                out.append(f"{where}: NaN/Inf in output")
+            elif "PSNR" in r.gate:
+                out.append(f"{where}: PSNR {r.psnr_db:.1f} dB < {r.gate.split('≥ ')[1]}")
+            else:
+                out.append(f"{where}: max abs {r.max_abs:.3g} > {r.gate.split('≤ ')[1]}")
+        for t in self.theta:
+            if not t["passed"]:
+                out.append(f"theta ({t['path']}): max abs {t['max_abs']:.3g} > {t['tolerance']:.3g}")
         return out
 
     def summary(self) -> dict:
-        worst = max((r.max_abs for r in self.rows), default=0.0)
         return {
             "passed": self.passed,
-            "worst_max_abs": worst,
-            "tolerance": self.tolerance,
+            "worst_max_abs": max((r.max_abs for r in self.rows), default=0.0),
+            "lowest_psnr_db": _json_float(min((r.psnr_db for r in self.rows), default=math.inf)),
+            "gates": self.gates,
             "checks": len(self.rows),
             "failures": self.failures(),
         }
@@ -111,7 +289,8 @@ class ParityReport:
     def to_json(self) -> dict:
         return {
             "reference": self.reference,
-            "gate": {"max_abs": self.tolerance, "nan_inf": "fails", "images": "raw outputs, range [-1, 1]"},
+            "gates": self.gates,
+            "images": "raw outputs (range [-1, 1]); PSNR on display-mapped 0..255 values before rounding",
             "passed": self.passed,
             "theta": self.theta,
             "rows": [r.to_json() for r in self.rows],
@@ -121,31 +300,30 @@ class ParityReport:
         lines = [
             "# Parity report",
             "",
-            f"Reference: {self.reference}. Gate: max |exported − reference| ≤ {self.tolerance:g} on raw images "
-            "in [-1, 1]; NaN/Inf anywhere fails. PSNR is on the display-mapped images (0..255, before rounding).",
+            f"Reference: {self.reference}. Gates: "
+            + "; ".join(f"{path}: {g['description']}" for path, g in self.gates.items())
+            + ". NaN/Inf anywhere fails. PSNR is on the display-mapped images (0..255, before rounding).",
             "",
             f"Verdict: **{'PASS' if self.passed else 'FAIL'}**",
             "",
-            "| grid | size | window | path | batch | max abs | mean abs | PSNR dB | result |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| grid | size | window | path | precision | batch | max abs | mean abs | PSNR dB | result |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             lines.append(
-                f"| {r.grid} | {r.size} | {r.window} | {r.path} | {r.batch} | {r.max_abs:.3g} | {r.mean_abs:.3g} | "
-                f"{_fmt_psnr(r.psnr_db)} | {'✓' if r.passed else '✗'} |"
+                f"| {r.grid} | {r.size} | {r.window} | {r.path} | {r.precision} | {r.batch} | {r.max_abs:.3g} | "
+                f"{r.mean_abs:.3g} | {_fmt_psnr(r.psnr_db)} | {'✓' if r.passed else '✗'} |"
             )
-        if self.theta:
-            t = self.theta
+        for t in self.theta:
             lines += ["", f"θ ({t['path']}): max abs {t['max_abs']:.3g} (tolerance {t['tolerance']:.3g}) {'✓' if t['passed'] else '✗'}"]
         return "\n".join(lines) + "\n"
 
     def table(self) -> str:
-        """A compact text table for the terminal."""
-        head = f"{'grid':<12} {'size':<10} {'window':<22} {'path':<20} {'b':>2} {'max abs':>9} {'PSNR':>7}  ok"
-        out = [head]
+        """backend × precision × grid, compact, for the terminal."""
+        out = [f"{'grid':<12} {'size':<10} {'window':<22} {'path':<31} {'prec':<5} {'b':>2} {'max abs':>9} {'PSNR':>7}  ok"]
         for r in self.rows:
             out.append(
-                f"{r.grid:<12} {r.size:<10} {r.window:<22} {r.path:<20} {r.batch:>2} {r.max_abs:>9.2e} "
+                f"{r.grid:<12} {r.size:<10} {r.window:<22} {r.path:<31} {r.precision:<5} {r.batch:>2} {r.max_abs:>9.2e} "
                 f"{_fmt_psnr(r.psnr_db):>7}  {'✓' if r.passed else '✗'}"
             )
         return "\n".join(out)
@@ -159,50 +337,89 @@ def _json_float(v: float):
     return "inf" if math.isinf(v) else float(v)
 
 
-def compare(ref: np.ndarray, out: np.ndarray, display: DisplayMapping, tol: float) -> tuple[float, float, float, bool, bool]:
+def compare(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> tuple[float, float, float, bool]:
+    """(max abs, mean abs, PSNR dB, NaN/Inf present)."""
     bad = not np.isfinite(out).all()
     if out.shape != ref.shape:
-        return math.inf, math.inf, 0.0, bad, False
+        return math.inf, math.inf, 0.0, bad
     diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
     if bad:
         diff = np.where(np.isfinite(diff), diff, 0.0)
-    max_abs, mean_abs = float(diff.max()), float(diff.mean())
-    p = psnr(ref, np.nan_to_num(out), display)
-    return max_abs, mean_abs, p, bad, (not bad) and max_abs <= tol
+    return float(diff.max()), float(diff.mean()), psnr(ref, np.nan_to_num(out), display), bad
 
 
-#: a reference is a function (grid) -> images [PARITY_BATCH, 3, H, W] for the bank's first latents
-Reference = Callable[[ParityGrid], np.ndarray]
-#: a candidate path is a function (z, grid) -> images
-Candidate = Callable[[np.ndarray, ParityGrid], np.ndarray]
+@dataclass(frozen=True)
+class Candidate:
+    """A runner to check, with what it is (for the table) and its gate."""
+
+    runner: object
+    backend: str
+    precision: str
+    path: str
+    gate: Gate
 
 
 def run_parity(
-    reference: Reference,
-    reference_name: str,
-    candidates: Mapping[str, Candidate],
-    grids: Sequence[ParityGrid],
-    z_bank: np.ndarray,
-    display: DisplayMapping,
-    tol: float,
-    progress=None,
+    reference, reference_name: str, candidates: Sequence[Candidate], feeds: Sequence[Feed], output_name: str,
+    display: DisplayMapping, progress=None,
 ) -> tuple[ParityReport, dict[str, np.ndarray]]:
-    """Compare every candidate path with the reference on every grid, batch 4 and batch 1.
-    Returns the report and the reference images (for golden data)."""
-    report = ParityReport(reference=reference_name, tolerance=tol)
-    refs: dict[str, np.ndarray] = {}
-    z4 = z_bank[:PARITY_BATCH]
-    for grid in grids:
-        ref = reference(grid)
-        refs[grid.key] = ref
-        for name, run in candidates.items():
-            for batch, z in ((PARITY_BATCH, z4), (1, z4[:1])):
-                out = run(z, grid)
-                stats = compare(ref[: z.shape[0]], out, display, tol)
-                report.rows.append(ParityRow(grid.label, f"{grid.size[0]}x{grid.size[1]}", grid.window.text(), name, batch, *stats[:4], tol, stats[4]))
-                if progress is not None:
-                    progress.update(1)
+    """Run every runner on every feed with Polygraphy's Comparator and gate each candidate
+    against the reference. Returns the report and the reference outputs by feed key."""
+    from polygraphy.comparator import Comparator
+
+    runners = [_with_progress(r, progress) for r in [reference] + [c.runner for c in candidates]]
+    results = Comparator.run(runners, data_loader=[f.arrays for f in feeds])
+    ref_name = reference.name
+    by_runner = {name: iters for name, iters in results.items()}
+    report = ParityReport(reference=reference_name)
+    for c in candidates:
+        report.gates[c.runner.name] = {**c.gate.to_json(), "description": c.gate.describe()}
+    refs = {f.key: np.array(by_runner[ref_name][i][output_name]) for i, f in enumerate(feeds)}
+    by_name = {c.runner.name: c for c in candidates}
+
+    def compare_func(ref_iter, run_iter):
+        """Polygraphy compare_func: our statistics and gate per output; rows are recorded."""
+        i = _iteration_index(ref_iter, results, ref_name)
+        feed = feeds[i]
+        cand = by_name[run_iter.runner_name]
+        out = np.asarray(run_iter[output_name])
+        max_abs, mean_abs, p, bad = compare(np.asarray(ref_iter[output_name]), out, display)
+        ok = cand.gate.passes(max_abs, p, bad)
+        report.rows.append(
+            ParityRow(feed.grid.label, f"{feed.grid.size[0]}x{feed.grid.size[1]}", feed.grid.window.text(),
+                      cand.backend, cand.precision, cand.path, feed.batch, max_abs, mean_abs, p, bad,
+                      cand.gate.describe(), ok)
+        )
+        return OrderedDict({output_name: ok})
+
+    Comparator.compare_accuracy(
+        results, comparisons=[(0, k) for k in range(1, len(runners))], compare_func=compare_func
+    )
+    order = {f.key: i for i, f in enumerate(feeds)}
+    report.rows.sort(key=lambda r: (order[f"{r.grid.replace(' ', '_')}/b{r.batch}"], r.path))
     return report, refs
+
+
+def _iteration_index(iteration, results, runner_name: str) -> int:
+    for i, it in enumerate(results[runner_name]):
+        if it is iteration:
+            return i
+    raise ValueError("iteration not found in the run results")
+
+
+def _with_progress(runner, progress):
+    """The runner itself, with every inference advancing ``progress`` (if any)."""
+    if progress is None:
+        return runner
+    infer = runner.infer
+
+    def counted(*args, **kwargs):
+        out = infer(*args, **kwargs)
+        progress.update(1)
+        return out
+
+    runner.infer = counted
+    return runner
 
 
 def theta_check(reference: np.ndarray, candidate: np.ndarray, path: str, rel_tol: float = 1e-4) -> dict:
@@ -232,11 +449,13 @@ def write_report(report: ParityReport, directory: Path, png_images: Sequence[np.
 
 
 # ------------------------------------------------------------------ golden data
-def save_golden(path: Path, z_bank: np.ndarray, theta: np.ndarray, refs: Mapping[str, np.ndarray], grids: Sequence[ParityGrid]) -> None:
+def save_golden(path: Path, z_bank: np.ndarray, theta: np.ndarray, refs: Mapping[str, np.ndarray], feeds: Iterable[Feed]) -> None:
+    """Latent bank, θ and the reference outputs of the batch-4 feeds on grids marked golden
+    (the batch-1 reference is the first image of the batch-4 one)."""
     arrays = {"z": z_bank.astype(np.float32), "theta": theta.astype(np.float32)}
-    for g in grids:
-        if g.golden:
-            arrays[f"ref_{g.key}"] = refs[g.key].astype(np.float32)
+    for f in feeds:
+        if f.grid.golden and f.batch == PARITY_BATCH:
+            arrays[f"ref_{f.grid.key}"] = refs[f.key].astype(np.float32)
     np.savez_compressed(path, **arrays)
 
 
@@ -253,15 +472,20 @@ def golden_manifest(grids: Sequence[ParityGrid]) -> dict:
     }
 
 
-def load_golden(bundle_path: Path, manifest: Mapping) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[ParityGrid]]:
+def load_golden(bundle_path: Path, manifest: Mapping, layout: GridLayout, z_name: str):
+    """(z bank, θ, feeds, {fingerprint: reference output}) from a bundle's golden data."""
     g = manifest.get("golden")
     if not g:
         raise BundleError(f"bundle {bundle_path} has no golden reference data (field 'golden'); verify it with --reference CKPT")
     with np.load(bundle_path / g["file"], allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     grids = [ParityGrid(e["label"], tuple(e["size"]), Window(*e["window"])) for e in g["grids"]]  # type: ignore[arg-type]
-    refs = {gr.key: arrays[f"ref_{gr.key}"] for gr in grids}
-    return arrays["z"], arrays["theta"], refs, grids
+    feeds = parity_feeds(layout, z_name, arrays["z"], grids)
+    outputs = {}
+    for f in feeds:
+        ref = arrays[f"ref_{f.grid.key}"][: f.batch]
+        outputs[feed_fingerprint(f.arrays)] = ref
+    return arrays["z"], arrays["theta"], feeds, outputs
 
 
 def latent_bank(z_dim: int) -> np.ndarray:

@@ -162,8 +162,12 @@ class Generator(ABC):
 
     def render(self, theta: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
         """θ [N, theta_dim] → images [N, 3, H, W] for output ``size`` = (H, W) over ``window``."""
+        return self.render_on(theta, self.grid(size, window))
+
+    def render_on(self, theta: np.ndarray, grid: GridInputs) -> np.ndarray:
+        """θ → images on prepared per-grid inputs (coordinate grids shared or one per sample)."""
         theta = self._check_matrix(theta, self.interface.theta_dim, "theta", "theta_dim")
-        grid = self.grid(size, window)
+        self.check_size_range(grid.output_shape)
         return self._run_views(theta, grid, self.inr_impl)
 
     def generate(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
@@ -172,8 +176,12 @@ class Generator(ABC):
 
     def generate_fused(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
         """Latents → images through the fused generator graph (where the backend has one)."""
+        return self.generate_fused_on(z, self.grid(size, window))
+
+    def generate_fused_on(self, z: np.ndarray, grid: GridInputs) -> np.ndarray:
         z = self._check_matrix(z, self.interface.z_dim, "latent", "z_dim")
-        return self._run_views(z, self.grid(size, window), self.fused_impl)
+        self.check_size_range(grid.output_shape)
+        return self._run_views(z, grid, self.fused_impl)
 
     def grid(self, size: Sequence[int], window: Window | Sequence[float] | None = None) -> GridInputs:
         """Per-grid inputs for a size and window, computed once and cached."""
@@ -255,11 +263,9 @@ class Generator(ABC):
             k = part.shape[0]
             for tile in plan.tiles:
                 if tile is None:
-                    feeds = grid.for_batch(k)
-                    out[start : start + k] = self._timed(impl, part, feeds)
+                    out[start : start + k] = self._timed(impl, part, grid.for_batch(k, start))
                 else:
-                    feeds = grid.slice(tile)
-                    feeds = {name: _expand(arr, k) if name.startswith("coords_") else arr for name, arr in feeds.items()}
+                    feeds = grid.slice(tile, k, start)
                     (y0, y1), (x0, x1) = tile.y.out, tile.x.out
                     out[start : start + k, :, y0:y1, x0:x1] = self._timed(impl, part, feeds)
         return out
@@ -292,7 +298,3 @@ def _bytes(bpp: Sequence[int], pixels: Sequence[int]) -> int:
     return int(sum(b * p for b, p in zip(bpp, pixels)))
 
 
-def _expand(arr: np.ndarray, batch: int) -> np.ndarray:
-    if arr.shape[0] == batch:
-        return arr
-    return np.ascontiguousarray(np.broadcast_to(arr[:1], (batch,) + arr.shape[1:]))

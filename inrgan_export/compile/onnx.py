@@ -1,0 +1,24 @@
+"""Target ``onnx``: the FP32 ONNX graphs themselves, run by ONNX Runtime."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import CompileContext, CompileResult, RuntimeSpec, Target
+
+
+class OnnxTarget(Target):
+    name = "onnx"
+    precisions = ("fp32",)
+    default_backend = "onnxruntime"
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        return CompileResult()
+
+    def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
+        from ..bundle import Bundle
+        from ..runtime.onnxruntime_backend import OnnxRuntimeGenerator
+
+        gen = OnnxRuntimeGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads)
+        # the fused graph is checked by Polygraphy's own OnnxrtRunner (see pipeline)
+        return [RuntimeSpec("onnxruntime", "fp32", gen, paths=("split",))]
