@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """INR throughput on this machine's CPU, measured side by side in one run, in alternating
 rounds: sgemm peak (4096^3 float32 matmul in PyTorch and in ONNX Runtime; the faster is the
-peak) | PyTorch eager reference | ONNX Runtime FP32 — on the INR of a demo preset.
+peak) | PyTorch eager reference | ONNX Runtime FP32 | OpenVINO at each precision the CPU runs
+(inference precision set explicitly and read back) — on the INR of a demo preset.
 
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --size 256 --threads 2
 
@@ -34,6 +35,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--openvino", default="fp32,bf16", help="OpenVINO precisions to time (skipped where the CPU lacks them)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -59,6 +61,7 @@ def main() -> int:
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        ov_paths = openvino_paths(path, args.openvino.split(","), args.threads, {"theta": theta.numpy(), **grid})
     feeds = {"theta": theta.numpy(), **grid}
     with torch.no_grad():
         ref = model.inr(theta, *tensors).numpy()
@@ -73,6 +76,11 @@ def main() -> int:
     flops.update({"torch eager": 2.0 * macs, "onnxruntime fp32": 2.0 * macs})
     fns = {name: fn for name, (_, fn) in sgemm.items()}
     fns.update({"torch eager": torch_eager, "onnxruntime fp32": lambda: sess.run(None, feeds)})
+    max_abs_ov = {}
+    for name, (fn, out) in ov_paths.items():
+        fns[name] = fn
+        flops[name] = 2.0 * macs
+        max_abs_ov[name] = float(np.abs(out - ref).max())
     timings = interleaved(fns, rounds=args.rounds)
     gflops = {name: flops[name] / t.median_s / 1e9 for name, t in timings.items()}
     peak = max(gflops[name] for name in sgemm)
@@ -82,6 +90,11 @@ def main() -> int:
         print(f"{name:<18} {t.median_s * 1e3:8.1f}ms {t.iqr_s * 1e3:6.1f}ms {gflops[name]:9.1f} {100 * gflops[name] / peak:6.1f}%")
     speedup = timings["torch eager"].median_s / timings["onnxruntime fp32"].median_s
     print(f"ONNX Runtime / PyTorch eager: {speedup:.2f}x faster; max |diff| {max_abs:.2e}; peak = {peak:.1f} GFLOP/s")
+    for name, err in max_abs_ov.items():
+        ratio = timings["onnxruntime fp32"].median_s / timings[name].median_s
+        print(f"{name}: {ratio:.2f}x the speed of ONNX Runtime FP32; max |diff| vs torch {err:.2e}")
+    if "openvino bf16" in timings and "openvino fp32" in timings:
+        print(f"OpenVINO bf16 / fp32 speed-up: {timings['openvino fp32'].median_s / timings['openvino bf16'].median_s:.2f}x")
     if args.json:
         record = {
             "preset": args.preset, "size": list(size), "batch": args.batch, "threads": args.threads, "inr_macs": macs,
@@ -91,6 +104,36 @@ def main() -> int:
         }
         args.json.write_text(json.dumps(record, indent=2))
     return 0
+
+
+def openvino_paths(onnx_path: Path, precisions: list[str], threads: int, feeds: dict) -> dict:
+    """{"openvino <p>": (fn, output)} for the precisions this CPU runs; compiled from the INR
+    ONNX with the inference precision set explicitly and checked on the compiled model."""
+    try:
+        import openvino as ov
+    except ImportError:
+        print("# OpenVINO not installed: skipped", file=sys.stderr)
+        return {}
+    from inrgan_export.runtime.openvino_backend import PRECISION_HINTS, device_precisions, inference_precision
+
+    core = ov.Core()
+    supported = device_precisions(core, "CPU")
+    out = {}
+    for p in precisions:
+        if p not in supported:
+            print(f"# OpenVINO {p}: not run by this CPU (it runs {', '.join(supported)}); skipped", file=sys.stderr)
+            continue
+        compiled = core.compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[p],
+                                                              "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
+        assert inference_precision(compiled) == PRECISION_HINTS[p]
+        request = compiled.create_infer_request()
+
+        def run(request=request):
+            request.infer(feeds)
+            return request.get_output_tensor(0).data
+
+        out[f"openvino {p}"] = (run, np.array(run(), copy=True))
+    return out
 
 
 if __name__ == "__main__":

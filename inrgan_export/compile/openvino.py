@@ -1,0 +1,66 @@
+"""Target ``openvino``: OpenVINO IR of every graph, converted from the bundle's ONNX with
+OpenVINO's own converter (``openvino.convert_model``), dynamic batch/height/width kept.
+
+``--precision`` is the inference precision (``INFERENCE_PRECISION_HINT``: fp32 → f32,
+bf16 → bf16, fp16 → f16), refused (exit 2) on a device whose OPTIMIZATION_CAPABILITIES
+lack it, and read back from the compiled model into the manifest. IR weight storage is a
+separate choice (``--compress-weights``: FP16 weights in the .bin), also recorded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..log import step
+from . import CompileContext, CompileResult, RuntimeSpec, Target
+
+
+class OpenVINOTarget(Target):
+    name = "openvino"
+    precisions = ("fp32", "bf16", "fp16")
+    default_backend = "openvino"
+
+    def check(self, options: Any) -> None:
+        super().check(options)
+        from ..runtime.openvino_backend import check_device, check_precision, import_openvino
+
+        core = import_openvino().Core()
+        device = options.device.upper()
+        check_device(core, device)
+        check_precision(core, device, options.precision)
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        from ..bundle import Bundle
+        from ..runtime.openvino_backend import OpenVINOGenerator, import_openvino, inference_precision
+
+        ov = import_openvino()
+        opts = ctx.options
+        graphs: dict[str, dict[str, str]] = {}
+        for name, entry in ctx.manifest["graphs"].items():
+            xml = ctx.directory / f"{name}.xml"
+            with step(f"converting {entry['onnx']} to OpenVINO IR ({'FP16' if opts.compress_weights else 'FP32'} weights)", xml):
+                model = ov.convert_model(str(ctx.directory / entry["onnx"]))
+                ov.save_model(model, str(xml), compress_to_fp16=opts.compress_weights)
+            graphs[name] = {"openvino": xml.name, "openvino_weights": xml.with_suffix(".bin").name}
+        section = {
+            "version": ov.__version__,
+            "converter": "openvino.convert_model from the bundle's ONNX",
+            "device": opts.device.upper(),
+            "precision": opts.precision,
+            "weights": "fp16-compressed" if opts.compress_weights else "fp32",
+            "dynamic_dims": "batch, h<b>, w<b> kept dynamic (-1)",
+        }
+        manifest = {**ctx.manifest, "graphs": {n: {**e, **graphs[n]} for n, e in ctx.manifest["graphs"].items()}, "openvino": section}
+        # compile once (no cache) to read back what the device actually runs
+        gen = OpenVINOGenerator(Bundle(ctx.directory, manifest), cache=False, threads=opts.threads)
+        with gen:
+            section["inference_precision_hint"] = gen.config()["INFERENCE_PRECISION_HINT"]
+            section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in ("hypernet", "inr", "generator")}
+        return CompileResult(manifest={"graphs": graphs, "openvino": section, "default_backend": "openvino"})
+
+    def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
+        from ..bundle import Bundle
+        from ..runtime.openvino_backend import OpenVINOGenerator
+
+        gen = OpenVINOGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads)
+        return [RuntimeSpec("openvino", manifest["openvino"]["precision"], gen)]

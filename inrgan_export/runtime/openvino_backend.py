@@ -1,0 +1,181 @@
+"""OpenVINO backend: a bundle's IR (``<graph>.xml``/``.bin``), or its ONNX when it has no IR.
+
+Inference precision is always set explicitly (``INFERENCE_PRECISION_HINT``) and read back
+from the compiled model: OpenVINO's CPU plugin otherwise picks bf16 on CPUs that have it.
+Compiled models are cached (OpenVINO's ``CACHE_DIR``) in a user cache directory keyed by the
+bundle's hash, the OpenVINO version and the device — never inside the bundle, whose files
+are checksummed — so the second open of a bundle skips compilation.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..bundle import MANIFEST, Bundle
+from ..errors import BackendUnavailable, UnsupportedOption
+from .base import Generator, Interface, hypernet_extras
+
+#: our precision names → OpenVINO inference precision hints, and the device capability each needs
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
+
+
+def import_openvino():
+    try:
+        import openvino as ov
+    except ImportError:
+        raise BackendUnavailable("backend openvino is not installed (pip install openvino)") from None
+    return ov
+
+
+def device_precisions(core: Any, device: str) -> list[str]:
+    """Our precisions that ``device`` runs natively (from its OPTIMIZATION_CAPABILITIES)."""
+    try:
+        caps = set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
+    except RuntimeError:
+        caps = {"FP32"}
+    return [p for p, cap in CAPABILITY.items() if cap in caps]
+
+
+def check_device(core: Any, device: str) -> None:
+    if device.split(":")[0] in ("AUTO", "MULTI", "HETERO"):
+        return
+    if device not in core.available_devices:
+        raise BackendUnavailable(
+            f"OpenVINO device {device} is not available here; available: {', '.join(core.available_devices) or 'none'}"
+        )
+
+
+def check_precision(core: Any, device: str, precision: str) -> None:
+    if device.split(":")[0] in ("AUTO", "MULTI", "HETERO"):
+        if precision != "fp32":
+            raise UnsupportedOption(f"precision {precision} needs an explicit device (CPU, GPU, NPU), not {device}")
+        return
+    supported = device_precisions(core, device)
+    if precision not in supported:
+        raise UnsupportedOption(
+            f"precision {precision} is not supported by OpenVINO on {device} here; supported: {', '.join(supported)}"
+        )
+
+
+def cache_root() -> Path:
+    base = os.environ.get("INRGAN_EXPORT_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "inrgan-export" / "openvino"
+
+
+def bundle_hash(bundle: Bundle) -> str:
+    """Hash of the manifest, which holds the SHA-256 of every file of the bundle."""
+    return hashlib.sha256((bundle.path / MANIFEST).read_bytes()).hexdigest()
+
+
+def cache_dir_for(bundle: Bundle, ov_version: str, device: str) -> Path:
+    version = re.sub(r"[^A-Za-z0-9.]+", "_", ov_version.split("-")[0])
+    return cache_root() / f"{bundle_hash(bundle)[:16]}-ov{version}-{re.sub(r'[^A-Za-z0-9]+', '_', device)}"
+
+
+class OpenVINOGenerator(Generator):
+    backend = "openvino"
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        device: str | None = None,
+        max_memory: int | None = None,
+        threads: int | None = None,
+        cache: bool = True,
+    ) -> None:
+        super().__init__(Interface.from_manifest(bundle.interface), max_memory)
+        self.bundle = bundle
+        section = bundle.manifest.get("openvino") or {}
+        self.device = (device or section.get("device") or "CPU").upper()
+        self.precision = section.get("precision", "fp32")
+        self.threads = threads
+        self.cache = cache
+        self.compiled: dict[str, Any] = {}
+        self.requests: dict[str, Any] = {}
+        self.core: Any = None
+        self.cache_dir: Path | None = None
+
+    # --------------------------------------------------------------- lifecycle
+    def activate_impl(self) -> None:
+        ov = import_openvino()
+        self.core = ov.Core()
+        check_device(self.core, self.device)
+        if self.precision not in PRECISION_HINTS:
+            raise UnsupportedOption(f"bundle precision {self.precision!r} has no OpenVINO inference precision")
+        check_precision(self.core, self.device, self.precision)
+        # a bundle still being built has no manifest file yet: nothing worth caching
+        if self.cache and (self.bundle.path / MANIFEST).is_file():
+            self.cache_dir = cache_dir_for(self.bundle, ov.__version__, self.device)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            self.core.set_property({"CACHE_DIR": str(self.cache_dir)})
+        self.compile("hypernet")
+        self.compile("inr")
+
+    def deactivate_impl(self) -> None:
+        self.requests.clear()
+        self.compiled.clear()
+        self.core = None
+
+    def config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[self.precision], "PERFORMANCE_HINT": "LATENCY"}
+        if self.threads and self.device == "CPU":
+            cfg["INFERENCE_NUM_THREADS"] = self.threads
+        return cfg
+
+    def graph_path(self, name: str) -> Path:
+        entry = self.bundle.manifest["graphs"][name]
+        return self.bundle.path / entry.get("openvino", entry["onnx"])
+
+    def compile(self, name: str) -> Any:
+        if name not in self.compiled:
+            compiled = self.core.compile_model(str(self.graph_path(name)), self.device, self.config())
+            got = inference_precision(compiled)
+            want = PRECISION_HINTS[self.precision]
+            if got is not None and got != want:
+                raise BackendUnavailable(
+                    f"OpenVINO on {self.device} compiled {name} with inference precision {got}, not {want}; "
+                    f"this device cannot run this {self.precision} bundle"
+                )
+            self.compiled[name] = compiled
+            self.requests[name] = compiled.create_infer_request()
+        return self.compiled[name]
+
+    def compiled_precision(self, name: str = "inr") -> str | None:
+        self.activate()
+        return inference_precision(self.compile(name))
+
+    # --------------------------------------------------------------- inference
+    def _infer(self, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        self.compile(name)
+        request = self.requests[name]
+        request.infer(feeds)
+        return np.array(request.get_output_tensor(0).data, copy=True)
+
+    def hypernet_impl(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self._infer("hypernet", feeds)
+
+    def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        return self._infer("inr", {self.interface.theta_name: theta, **grid})
+
+    def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        extras = hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0])  # sg2: truncation_psi = 1
+        return self._infer("generator", {self.interface.hypernet_inputs[0]: z, **extras, **grid})
+
+
+def inference_precision(compiled: Any) -> str | None:
+    """The inference precision a compiled model reports ('f32', 'bf16', 'f16')."""
+    try:
+        value = compiled.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return None
+    text = str(value).lower()
+    for name, short in (("float32", "f32"), ("bfloat16", "bf16"), ("float16", "f16"), ("f32", "f32"), ("bf16", "bf16"), ("f16", "f16")):
+        if name in text:
+            return short
+    return text

@@ -1,0 +1,120 @@
+"""OpenVINO target and runtime (inrgan_export.compile.openvino, runtime.openvino_backend),
+on the real OpenVINO CPU plugin."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from inrgan_export import open_bundle
+from inrgan_export.errors import InputValueError, ShapeError
+from inrgan_export.runtime.openvino_backend import device_precisions
+
+from ..conftest import assert_one_line_error, run_cli
+
+CPU_PRECISIONS = device_precisions(ov.Core(), "CPU")
+
+
+@pytest.fixture(scope="module")
+def tiny_ov(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ov") / "tiny_ov"
+    proc = run_cli("demo:tiny", "--target", "openvino", "--precision", "fp32", "-o", out, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_bundle_has_ir_for_every_graph_with_dynamic_dims(tiny_ov):
+    m = json.loads((tiny_ov / "manifest.json").read_text())
+    assert m["target"] == "openvino" and m["default_backend"] == "openvino"
+    core = ov.Core()
+    for name in ("hypernet", "inr", "generator"):
+        entry = m["graphs"][name]
+        assert (tiny_ov / entry["openvino"]).exists() and (tiny_ov / entry["openvino_weights"]).exists()
+        model = core.read_model(str(tiny_ov / entry["openvino"]))
+        assert all(p.get_partial_shape().is_dynamic for p in model.inputs)
+    section = m["openvino"]
+    assert section["precision"] == "fp32" and section["weights"] == "fp32"
+    assert section["inference_precision_hint"] == "f32"
+    assert set(section["inference_precision"].values()) == {"f32"}
+
+
+def test_fp32_parity_rows_cover_required_grids_on_both_paths(tiny_ov):
+    report = json.loads((tiny_ov / "parity.json").read_text())
+    assert report["passed"]
+    ov_rows = [r for r in report["rows"] if r["backend"] == "openvino"]
+    assert {r["path"] for r in ov_rows} == {"openvino split", "openvino fused"}
+    assert {r["grid"] for r in ov_rows} >= {"native", "half", "double", "non-square", "zoom", "extrapolate"}
+    assert all(r["max_abs"] <= 1e-4 for r in ov_rows)
+    assert report["gates"]["openvino split"]["max_abs"] == 1e-4
+
+
+def test_precision_read_back_from_the_compiled_model_equals_the_manifest(tiny_ov):
+    m = json.loads((tiny_ov / "manifest.json").read_text())
+    with open_bundle(tiny_ov, backend="openvino") as g:
+        assert g.compiled_precision("inr") == m["openvino"]["inference_precision"]["inr"] == "f32"
+
+
+def test_api_renders_many_views_of_one_latent(tiny_ov, tiny_bundle):
+    z = np.random.RandomState(4).randn(2, 16).astype(np.float32)
+    with open_bundle(tiny_ov, backend="openvino", device="CPU") as g, open_bundle(tiny_bundle) as ref:
+        theta = g.hypernet(z)
+        for size in [(8, 8), (16, 16), (40, 60)]:
+            assert np.abs(g.render(theta, size) - ref.render(theta, size)).max() <= 1e-5
+        crop = g.render(theta, (16, 16), window=(0.4, 0.4, 0.6, 0.6))
+        assert np.abs(crop - ref.render(theta, (16, 16), window=(0.4, 0.4, 0.6, 0.6))).max() <= 1e-5
+        with pytest.raises(ShapeError, match="z_dim=16"):
+            g.hypernet(np.zeros((1, 3), np.float32))
+        with pytest.raises(InputValueError, match="NaN"):
+            g.hypernet(np.full((1, 16), np.nan, np.float32))
+        with pytest.raises(ShapeError, match="0x3"):
+            g.render(theta, (0, 3))
+
+
+def test_compiled_models_are_cached_outside_the_bundle(tiny_ov, tmp_path, monkeypatch):
+    monkeypatch.setenv("INRGAN_EXPORT_CACHE", str(tmp_path / "cache"))
+    with open_bundle(tiny_ov, backend="openvino") as g:
+        first = g.cache_dir
+        g.generate(np.zeros((1, 16), np.float32), (8, 8))
+    assert first is not None and first.is_relative_to(tmp_path / "cache")
+    blobs = sorted(p.name for p in first.iterdir())
+    assert blobs, "OpenVINO wrote no cached blobs"
+    assert "CPU" in first.name and "ov" in first.name
+    with open_bundle(tiny_ov, backend="openvino") as g:
+        assert g.cache_dir == first
+        g.generate(np.zeros((1, 16), np.float32), (8, 8))
+    assert sorted(p.name for p in first.iterdir()) == blobs  # reused, nothing recompiled
+    assert not any(p.suffix == ".blob" for p in tiny_ov.iterdir())
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_is_gated_or_refused_naming_what_the_cpu_runs(precision, tmp_path):
+    out = tmp_path / f"tiny_{precision}"
+    proc = run_cli("demo:tiny", "--target", "openvino", "--precision", precision, "-o", out, cwd=tmp_path)
+    if precision not in CPU_PRECISIONS:
+        assert_one_line_error(proc, 2, precision, "supported: " + ", ".join(CPU_PRECISIONS))
+        assert not out.exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["openvino"]["inference_precision"]["inr"] == {"bf16": "bf16", "fp16": "f16"}[precision]
+    report = json.loads((out / "parity.json").read_text())
+    rows = [r for r in report["rows"] if r["backend"] == "openvino"]
+    assert rows and all(r["psnr_db"] == "inf" or r["psnr_db"] >= 40 for r in rows)
+    assert report["gates"]["openvino split"]["min_psnr_db"] == 40
+
+
+def test_cli_render_and_verify_through_openvino(tiny_ov, tiny_bundle, tmp_path):
+    proc = run_cli("render", tiny_ov, "--seed", "1", "--size", "24x40", "--backend", "openvino", "-o", tmp_path / "a.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("render", tiny_bundle, "--seed", "1", "--size", "24x40", "-o", tmp_path / "b.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert np.abs(np.load(tmp_path / "a.npy") - np.load(tmp_path / "b.npy")).max() <= 1e-5
+    proc = run_cli("verify", tiny_ov, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "openvino split" in proc.stderr and "fp32" in proc.stderr
+    assert_one_line_error(run_cli("render", tiny_ov, "--device", "NPU", "-o", tmp_path / "c.png", cwd=tmp_path), 3, "NPU")
+    assert_one_line_error(
+        run_cli("demo:tiny", "--target", "openvino", "--device", "GPU", "-o", tmp_path / "g", cwd=tmp_path), 3, "GPU", "available"
+    )
