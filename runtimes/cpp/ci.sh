@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CI for the C++ runtime: installs the Debian packages it needs (when missing), builds a
+# normal (Release) and a sanitizer (ASan + UBSan, Debug) configuration, runs ctest on both.
+# Idempotent: build directories are reused (incremental), packages installed only once.
+#
+#   runtimes/cpp/ci.sh [PYTHON]      PYTHON (or $INRGAN_PYTHON; default .venv/bin/python):
+#                                    the interpreter with inrgan_export and openvino
+#
+# The tests export demo:tiny once (into runtimes/cpp/build/tiny_onnx, fresh every run) and
+# compare against the Python runtime; see tests/runtimes/test_cpp_runtime.py.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+python="${1:-${INRGAN_PYTHON:-$repo/.venv/bin/python}}"
+[ -x "$python" ] || { echo "ci.sh: python '$python' not found; pass the venv's python" >&2; exit 2; }
+python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
+jobs="${INRGAN_BUILD_JOBS:-2}"
+
+# -- Debian packages (compiler, CMake, Ninja, and the three libraries the runtime links)
+packages=(g++ cmake ninja-build nlohmann-json3-dev libssl-dev libpng-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ci.sh: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# -- the test bundle: exported by the first test run, reused by the second
+build_root="$here/build"
+bundle="$build_root/tiny_onnx"
+rm -rf "$bundle"
+mkdir -p "$build_root"
+
+run_config() {  # name, extra cmake arguments...
+  local name="$1"; shift
+  local dir="$build_root/$name"
+  echo "ci.sh: == $name =="
+  # a directory configured earlier with another generator (e.g. Make) cannot switch to Ninja
+  if [ -f "$dir/CMakeCache.txt" ] && ! grep -q "^CMAKE_GENERATOR:INTERNAL=Ninja$" "$dir/CMakeCache.txt"; then
+    rm -rf "$dir"
+  fi
+  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure
+}
+
+start=$SECONDS
+run_config release -DCMAKE_BUILD_TYPE=Release
+run_config asan -DCMAKE_BUILD_TYPE=Debug -DINRGAN_SANITIZE=ON
+echo "ci.sh: release and sanitizer builds passed in $((SECONDS - start)) s"

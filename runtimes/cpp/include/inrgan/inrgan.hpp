@@ -1,0 +1,189 @@
+// inrgan: render exported INR-GAN bundles from C++.
+//
+// This header is the whole public API:
+//
+//   auto g = inrgan::Generator::open("church_ov/", inrgan::Backend::OpenVINO, "CPU");
+//   auto theta = g.hypernet(z);             // z: z_dim x batch floats, once per latent
+//   auto img = g.render(theta, {128, 192}, inrgan::Window{0.2f, 0.2f, 0.8f, 0.8f});
+//
+// It mirrors the Python runtime (inrgan_export/runtime/base.py): the bundle's manifest.json
+// is the contract, the per-grid inputs are rebuilt from it exactly as inrgan_export/grid.py
+// does, and every error is a typed inrgan::Error whose message names the field or value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace inrgan {
+
+// ------------------------------------------------------------------------------ errors
+// One base class; exit_code() is the command-line contract shared with the Python CLI:
+// 2 bad input or usage, 3 requested backend not available here, 1 anything else.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, int exit_code = 1)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// Bad command-line usage or option value (size text, window, seed list, backend name).
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& m) : Error(m, 2) {}
+};
+
+// A bundle with missing files, a checksum mismatch, or a manifest this version cannot read.
+class BundleError : public Error {
+ public:
+  explicit BundleError(const std::string& m) : Error(m, 2) {}
+};
+
+// An input of the wrong shape or size (latent width, theta length, render size).
+class ShapeError : public Error {
+ public:
+  explicit ShapeError(const std::string& m) : Error(m, 2) {}
+};
+
+// An input with invalid values (NaN/Inf latents, a latent file of the wrong dtype).
+class InputValueError : public Error {
+ public:
+  explicit InputValueError(const std::string& m) : Error(m, 2) {}
+};
+
+// A bundle precision or option that this device cannot run (e.g. a bf16 bundle on a CPU
+// without bf16), as the Python side's UnsupportedOption.
+class UnsupportedOption : public Error {
+ public:
+  explicit UnsupportedOption(const std::string& m) : Error(m, 2) {}
+};
+
+// An output path that cannot be written.
+class OutputError : public Error {
+ public:
+  explicit OutputError(const std::string& m) : Error(m, 2) {}
+};
+
+// The requested backend or device is not built into this library or not usable here.
+class BackendUnavailable : public Error {
+ public:
+  explicit BackendUnavailable(const std::string& m) : Error(m, 3) {}
+};
+
+// A backend failed while loading or running a graph.
+class BackendError : public Error {
+ public:
+  explicit BackendError(const std::string& m) : Error(m, 1) {}
+};
+
+// ------------------------------------------------------------------------------ types
+enum class Backend { OpenVINO, TensorRT };
+
+std::string to_string(Backend backend);
+// "openvino" / "tensorrt" (case-insensitive); anything else is a UsageError listing both.
+Backend parse_backend(const std::string& name);
+// Whether this build of the library contains the backend (TensorRT is optional).
+bool is_built(Backend backend);
+
+// Output size in pixels, height first (as the Python API's (H, W)).
+struct Size {
+  int height = 0;
+  int width = 0;
+};
+
+// Render window in native-image units: (x0, y0) top-left, (x1, y1) bottom-right; values
+// outside [0, 1] extrapolate.
+struct Window {
+  float x0 = 0.0f;
+  float y0 = 0.0f;
+  float x1 = 1.0f;
+  float y1 = 1.0f;
+};
+
+// Raw generator output, float32 [batch, 3, height, width], C order, values in about [-1, 1].
+struct Images {
+  int batch = 0;
+  int height = 0;
+  int width = 0;
+  std::vector<float> data;
+};
+
+// How raw outputs become 8-bit pixels (the manifest's interface.display):
+// uint8(rint(clip(x, clamp_lo, clamp_hi) * scale + offset)), round half to even.
+struct DisplayMapping {
+  double clamp_lo = -1.0;
+  double clamp_hi = 1.0;
+  double scale = 127.5;
+  double offset = 127.5;
+};
+
+struct Options {
+  int threads = 0;               // CPU threads for the backend; 0 = the backend's default
+  bool verify_checksums = true;  // SHA-256 of every file listed in the manifest
+  // Activation budget of one INR run in bytes; larger renders are split into batch chunks
+  // and tiles. 0 = 40 % of physical memory, at most 4 GiB (as the Python runtime).
+  std::size_t max_memory = 0;
+};
+
+// ------------------------------------------------------------------------------ generator
+// A bundle opened with one backend. Not thread-safe: use one Generator per thread.
+class Generator {
+ public:
+  // Reads and checks manifest.json (schema, version, family, size rule, files, SHA-256)
+  // and loads the hypernet and INR graphs on the backend's device. An empty device means
+  // the bundle's (manifest openvino.device, else CPU; cuda:0 for TensorRT).
+  static Generator open(const std::string& bundle_dir, Backend backend = Backend::OpenVINO,
+                        const std::string& device = "", const Options& options = {});
+
+  Generator(Generator&&) noexcept;
+  Generator& operator=(Generator&&) noexcept;
+  ~Generator();
+
+  int z_dim() const;
+  int theta_dim() const;
+  Size native_size() const;
+  DisplayMapping display() const;
+  Backend backend() const;
+  const std::string& device() const;
+
+  // Latents [batch, z_dim] (flat, batch = z.size() / z_dim) -> theta [batch, theta_dim].
+  std::vector<float> hypernet(const std::vector<float>& z);
+
+  // theta [batch, theta_dim] -> images [batch, 3, H, W] for `size` over `window`.
+  // Any size from 1 to 65536 per side; large renders are tiled to stay within max_memory.
+  Images render(const std::vector<float>& theta, Size size, Window window = {});
+
+  // render(hypernet(z), size, window)
+  Images generate(const std::vector<float>& z, Size size, Window window = {});
+
+  // Pieces (batch chunks x tiles) the last render was split into; 1 when it ran whole.
+  int last_render_pieces() const;
+
+ private:
+  struct Impl;
+  explicit Generator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ------------------------------------------------------------------------------ latents
+// `--seed s`: numpy.random.RandomState(s).randn(1, z_dim) cast to float32, bit for bit.
+std::vector<float> latent_from_seed(std::uint32_t seed, int z_dim);
+
+// `--latent Z.npy`: a plain .npy of floats [N, z_dim] (or one [z_dim] vector), returned as
+// float32 [N, z_dim] flat; `rows` receives N. Never executes anything from the file.
+std::vector<float> read_latents_npy(const std::string& path, int z_dim, int* rows = nullptr);
+
+// ------------------------------------------------------------------------------ outputs
+// Raw float32 [N, 3, H, W] .npy; written to a temporary sibling and renamed when complete.
+void write_npy(const std::string& path, const Images& images);
+
+// Image `index` of `images` as an 8-bit RGB PNG through `display`; atomic as write_npy.
+void write_png(const std::string& path, const Images& images, int index, const DisplayMapping& display);
+
+}  // namespace inrgan

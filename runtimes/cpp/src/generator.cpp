@@ -1,0 +1,193 @@
+// inrgan::Generator: input checks, the per-grid inputs (cached per size and window), render
+// planning, and the calls into the backend, as inrgan_export/runtime/base.py does them.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <list>
+
+#include "graph_runner.hpp"
+#include "tiling.hpp"
+
+namespace inrgan {
+
+namespace {
+
+constexpr std::size_t kGridCacheSize = 16;
+
+struct GridKey {
+  int height, width;
+  float x0, y0, x1, y1;
+  bool operator==(const GridKey& o) const {
+    return height == o.height && width == o.width && x0 == o.x0 && y0 == o.y0 && x1 == o.x1 && y1 == o.y1;
+  }
+};
+
+// A flat [N, width] matrix: N >= 1 rows, finite values.
+int check_matrix(const std::vector<float>& values, int width, const char* what, const char* field) {
+  const std::string takes = "; this generator takes [N, " + std::to_string(width) + "] (" + field + "=" + std::to_string(width) + ")";
+  if (values.empty()) throw ShapeError(std::string(what) + " has no values; need at least one row" + takes);
+  if (values.size() % static_cast<std::size_t>(width) != 0)
+    throw ShapeError(std::string(what) + " has " + std::to_string(values.size()) + " values, not a whole number of rows" + takes);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      throw InputValueError(std::string(what) + " row " + std::to_string(i / static_cast<std::size_t>(width)) +
+                            " contains NaN or Inf; every value must be finite");
+  return static_cast<int>(values.size() / static_cast<std::size_t>(width));
+}
+
+// Coordinates are stored for one sample; a batch of k repeats them k times.
+std::vector<float> repeat(const std::vector<float>& one, int k) {
+  std::vector<float> out;
+  out.reserve(one.size() * static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) out.insert(out.end(), one.begin(), one.end());
+  return out;
+}
+
+}  // namespace
+
+struct Generator::Impl {
+  detail::Manifest manifest;
+  Backend backend = Backend::OpenVINO;
+  std::string device;
+  Options options;
+  std::unique_ptr<detail::DeviceBackend> engine;
+  std::unique_ptr<detail::GraphRunner> hypernet_graph, inr_graph;
+  std::list<std::pair<GridKey, detail::GridInputs>> grid_cache;  // most recent first
+  int last_pieces = 0;
+
+  const detail::GridInputs& grid(Size size, Window window) {
+    detail::check_size(size);
+    if (manifest.size_range) {
+      const auto& [lo, hi] = *manifest.size_range;
+      if (size.height < lo.height || size.height > hi.height || size.width < lo.width || size.width > hi.width)
+        throw ShapeError("size " + std::to_string(size.height) + "x" + std::to_string(size.width) + " is outside this bundle's compiled range " +
+                         std::to_string(lo.height) + "x" + std::to_string(lo.width) + " .. " + std::to_string(hi.height) + "x" +
+                         std::to_string(hi.width));
+    }
+    const GridKey key{size.height, size.width, window.x0, window.y0, window.x1, window.y1};
+    for (auto it = grid_cache.begin(); it != grid_cache.end(); ++it) {
+      if (it->first == key) {
+        grid_cache.splice(grid_cache.begin(), grid_cache, it);
+        return grid_cache.front().second;
+      }
+    }
+    grid_cache.emplace_front(key, manifest.layout.build(size, window));
+    if (grid_cache.size() > kGridCacheSize) grid_cache.pop_back();
+    return grid_cache.front().second;
+  }
+
+  // One INR run: theta rows [k, theta_dim] with the grid arrays of one piece -> [k, 3, h, w].
+  void run_inr(const float* theta, int k, const std::vector<detail::GridArray>& arrays, Size out_shape, float* out) {
+    std::vector<detail::TensorView> feeds;
+    feeds.push_back({manifest.theta_name, detail::DType::Float32, {k, manifest.theta_dim}, theta});
+    std::vector<std::vector<float>> expanded;  // keeps repeated coordinates alive during the run
+    expanded.reserve(arrays.size());
+    for (const auto& a : arrays) {
+      detail::TensorView view{a.name, a.dtype, a.shape, a.data()};
+      if (a.shape.size() == 4 && k > 1) {  // coordinates [1, 2, h, w] -> [k, 2, h, w]
+        expanded.push_back(repeat(a.f32, k));
+        view.shape[0] = k;
+        view.data = expanded.back().data();
+      }
+      feeds.push_back(std::move(view));
+    }
+    inr_graph->run(feeds, {k, 3, out_shape.height, out_shape.width}, out);
+  }
+};
+
+Generator::Generator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Generator::Generator(Generator&&) noexcept = default;
+Generator& Generator::operator=(Generator&&) noexcept = default;
+Generator::~Generator() = default;
+
+Generator Generator::open(const std::string& bundle_dir, Backend backend, const std::string& device, const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->manifest = detail::read_manifest(bundle_dir, options.verify_checksums);
+  impl->backend = backend;
+  impl->device = !device.empty() ? device
+                 : backend == Backend::TensorRT ? "cuda:0"
+                 : !impl->manifest.openvino_device.empty() ? impl->manifest.openvino_device
+                                                           : "CPU";
+  impl->options = options;
+  impl->engine = detail::open_backend(backend, impl->device, options);
+  impl->hypernet_graph = impl->engine->load(impl->manifest, "hypernet");
+  impl->inr_graph = impl->engine->load(impl->manifest, "inr");
+
+  // the graphs must take exactly the inputs the manifest promises
+  const auto& m = impl->manifest;
+  std::vector<std::string> inr_inputs{m.theta_name};
+  for (const auto& spec : m.layout.input_specs()) inr_inputs.push_back(spec.name);
+  const std::pair<const char*, std::vector<std::string>> expected[] = {{"hypernet", {m.z_name}}, {"inr", inr_inputs}};
+  for (const auto& [graph, names] : expected) {
+    auto have = (std::string(graph) == "hypernet" ? impl->hypernet_graph : impl->inr_graph)->input_names();
+    auto want = names;
+    std::sort(have.begin(), have.end());
+    std::sort(want.begin(), want.end());
+    if (have != want) {
+      std::string a, b;
+      for (const auto& n : have) a += (a.empty() ? "" : ",") + n;
+      for (const auto& n : want) b += (b.empty() ? "" : ",") + n;
+      throw BundleError("graph '" + std::string(graph) + "' takes inputs " + a + " but field 'interface' names " + b);
+    }
+  }
+  return Generator(std::move(impl));
+}
+
+int Generator::z_dim() const { return impl_->manifest.z_dim; }
+int Generator::theta_dim() const { return impl_->manifest.theta_dim; }
+Size Generator::native_size() const { return impl_->manifest.native_size; }
+DisplayMapping Generator::display() const { return impl_->manifest.display; }
+Backend Generator::backend() const { return impl_->backend; }
+const std::string& Generator::device() const { return impl_->device; }
+int Generator::last_render_pieces() const { return impl_->last_pieces; }
+
+std::vector<float> Generator::hypernet(const std::vector<float>& z) {
+  const auto& m = impl_->manifest;
+  const int n = check_matrix(z, m.z_dim, "latent", "z_dim");
+  std::vector<float> theta(static_cast<std::size_t>(n) * static_cast<std::size_t>(m.theta_dim));
+  impl_->hypernet_graph->run({{m.z_name, detail::DType::Float32, {n, m.z_dim}, z.data()}}, {n, m.theta_dim}, theta.data());
+  return theta;
+}
+
+Images Generator::render(const std::vector<float>& theta, Size size, Window window) {
+  const auto& m = impl_->manifest;
+  const int n = check_matrix(theta, m.theta_dim, "theta", "theta_dim");
+  const detail::GridInputs& grid = impl_->grid(size, window);
+  const Size out_shape = grid.output_shape();
+  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
+  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget);
+
+  Images images{n, out_shape.height, out_shape.width, {}};
+  const std::size_t image_values = 3 * static_cast<std::size_t>(out_shape.height) * static_cast<std::size_t>(out_shape.width);
+  images.data.resize(static_cast<std::size_t>(n) * image_values);
+  const auto theta_row = static_cast<std::size_t>(m.theta_dim);
+  impl_->last_pieces = 0;
+  for (int start = 0; start < n; start += plan.batch_chunk) {
+    const int k = std::min(plan.batch_chunk, n - start);
+    const float* theta_part = theta.data() + static_cast<std::size_t>(start) * theta_row;
+    float* out_part = images.data.data() + static_cast<std::size_t>(start) * image_values;
+    if (plan.tiles.empty()) {  // the whole grid: the backend writes straight into the result
+      impl_->run_inr(theta_part, k, grid.arrays, out_shape, out_part);
+      ++impl_->last_pieces;
+      continue;
+    }
+    for (const auto& tile : plan.tiles) {
+      const auto [y0, y1] = tile.rows.back();
+      const auto [x0, x1] = tile.cols.back();
+      const Size tile_shape{y1 - y0, x1 - x0};
+      std::vector<float> piece(static_cast<std::size_t>(k) * 3 * static_cast<std::size_t>(tile_shape.height) * static_cast<std::size_t>(tile_shape.width));
+      impl_->run_inr(theta_part, k, detail::slice_grid(m.layout, grid, tile), tile_shape, piece.data());
+      ++impl_->last_pieces;
+      const auto tw = static_cast<std::size_t>(tile_shape.width), w = static_cast<std::size_t>(out_shape.width);
+      for (std::size_t plane = 0; plane < static_cast<std::size_t>(k) * 3; ++plane)
+        for (std::size_t r = 0; r < static_cast<std::size_t>(tile_shape.height); ++r)
+          std::memcpy(out_part + plane * (image_values / 3) + (static_cast<std::size_t>(y0) + r) * w + static_cast<std::size_t>(x0),
+                      piece.data() + (plane * static_cast<std::size_t>(tile_shape.height) + r) * tw, tw * sizeof(float));
+    }
+  }
+  return images;
+}
+
+Images Generator::generate(const std::vector<float>& z, Size size, Window window) { return render(hypernet(z), size, window); }
+
+}  // namespace inrgan

@@ -1,0 +1,289 @@
+#include "manifest.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "checksum.hpp"
+
+namespace inrgan::detail {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::set<std::string> kKnownFamilies = {"paper"};
+const std::set<std::string> kKnownSizeRules = {"paper-exp"};
+const std::set<std::string> kInferencePrecisions = {"f32", "bf16", "f16"};
+// bundle precision -> OpenVINO inference precision hint (int8 bundles carry FakeQuantize; the
+// rest runs f32), as inrgan_export/runtime/openvino_backend.py's PRECISION_HINTS
+const std::map<std::string, std::string> kOpenVinoHints = {{"fp32", "f32"}, {"bf16", "bf16"}, {"fp16", "f16"}, {"int8", "f32"}};
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Field access by dotted path, with BundleErrors that name the field.
+class Fields {
+ public:
+  Fields(const json& root, std::string manifest_path) : root_(root), where_(std::move(manifest_path)) {}
+
+  const json& at(const std::string& path) const {
+    const json* node = &root_;
+    std::istringstream parts(path);
+    for (std::string key; std::getline(parts, key, '.');) {
+      if (!node->is_object() || !node->contains(key)) fail(path, "is missing");
+      node = &(*node)[key];
+    }
+    return *node;
+  }
+  bool has(const std::string& path) const {
+    const json* node = &root_;
+    std::istringstream parts(path);
+    for (std::string key; std::getline(parts, key, '.');) {
+      if (!node->is_object() || !node->contains(key)) return false;
+      node = &(*node)[key];
+    }
+    return !node->is_null();
+  }
+  std::string str(const std::string& path) const {
+    const json& v = at(path);
+    if (!v.is_string()) fail(path, "must be a string (found " + v.dump() + ")");
+    return v.get<std::string>();
+  }
+  int integer(const std::string& path, int min_value) const { return integer_of(at(path), path, min_value); }
+  int integer_of(const json& v, const std::string& path, int min_value) const {
+    if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > INT32_MAX)
+      fail(path, "must be an integer >= " + std::to_string(min_value) + " (found " + v.dump() + ")");
+    return v.get<int>();
+  }
+  double number_of(const json& v, const std::string& path) const {
+    if (!v.is_number()) fail(path, "must be a number (found " + v.dump() + ")");
+    return v.get<double>();
+  }
+  const json& array(const std::string& path, std::size_t size = 0) const {
+    const json& v = at(path);
+    if (!v.is_array() || (size && v.size() != size))
+      fail(path, size ? "must be a list of " + std::to_string(size) + " values (found " + v.dump() + ")"
+                      : "must be a list (found " + v.dump() + ")");
+    return v;
+  }
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw BundleError(where_ + ": field '" + path + "' " + what);
+  }
+
+ private:
+  const json& root_;
+  std::string where_;
+};
+
+json parse_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw BundleError("cannot read " + path.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw BundleError(path.string() + " is not valid JSON: " + e.what());
+  }
+}
+
+GridLayout read_layout(const Fields& f) {
+  GridLayout layout;
+  const std::string rule = "interface.grid.size_rule";
+  const std::string kind = f.str(rule + ".kind");
+  if (!kKnownSizeRules.count(kind))
+    f.fail(rule + ".kind", "is '" + kind + "'; this runtime knows: " + joined(kKnownSizeRules));
+  const int num_blocks = f.integer(rule + ".num_blocks", 1);
+  const int upsample = f.integer(rule + ".upsample_block_idx", 0);
+  layout.size_rule = std::make_shared<PaperExpSizeRule>(f.integer(rule + ".native", 1), num_blocks, upsample);
+
+  const std::string coords = "interface.grid.coordinates";
+  // no "kind" is the base convention (offset + scale * u); other kinds (e.g. sg2's "y-up")
+  // sample differently and are refused rather than rendered wrongly
+  if (f.has(coords + ".kind"))
+    f.fail(coords + ".kind", "is " + f.at(coords + ".kind").dump() + "; this runtime knows only the base convention (no kind: offset + scale * u)");
+  for (int axis = 0; axis < 2; ++axis) {
+    const auto& offset = f.array(coords + ".offset", 2);
+    const auto& scale = f.array(coords + ".scale", 2);
+    // float64 in the manifest, float32 in the arithmetic (grid.py's F32(offset))
+    layout.coords.offset[axis] = static_cast<float>(f.number_of(offset[static_cast<std::size_t>(axis)], coords + ".offset"));
+    layout.coords.scale[axis] = static_cast<float>(f.number_of(scale[static_cast<std::size_t>(axis)], coords + ".scale"));
+  }
+
+  const std::string resample = "interface.grid.resample";
+  const std::string mode = f.str(resample + ".mode");
+  if (mode == "nearest") layout.resample_mode = ResampleMode::Nearest;
+  else if (mode == "bilinear") layout.resample_mode = ResampleMode::Bilinear;
+  else f.fail(resample + ".mode", "is '" + mode + "'; this runtime knows: bilinear, nearest");
+  const json& align = f.at(resample + ".align_corners");
+  if (!align.is_boolean()) f.fail(resample + ".align_corners", "must be true or false");
+  layout.align_corners = align.get<bool>();
+  for (const auto& edge : f.array(resample + ".edges")) {
+    if (!edge.is_array() || edge.size() != 2) f.fail(resample + ".edges", "must hold [source, destination] block pairs");
+    const int s = f.integer_of(edge[0], resample + ".edges", 0), d = f.integer_of(edge[1], resample + ".edges", 0);
+    if (s >= num_blocks || d >= num_blocks || s >= d)
+      f.fail(resample + ".edges", "has edge [" + std::to_string(s) + ", " + std::to_string(d) + "]; blocks are 0.." +
+                                      std::to_string(num_blocks - 1) + " and edges go to a later block");
+    layout.edges.emplace_back(s, d);
+  }
+
+  // the graph's grid inputs must be exactly the ones this runtime computes
+  std::vector<std::string> listed, computed;
+  for (const auto& in : f.array("interface.grid.inputs")) {
+    if (!in.is_object() || !in.contains("name") || !in["name"].is_string()) f.fail("interface.grid.inputs", "must hold {name, ...} objects");
+    listed.push_back(in["name"].get<std::string>());
+  }
+  for (const auto& spec : layout.input_specs()) computed.push_back(spec.name);
+  if (listed != computed) {
+    std::string a, b;
+    for (const auto& n : listed) a += (a.empty() ? "" : ",") + n;
+    for (const auto& n : computed) b += (b.empty() ? "" : ",") + n;
+    f.fail("interface.grid.inputs", "lists " + a + " but its size rule and resample edges give " + b);
+  }
+  return layout;
+}
+
+// A path named in the manifest must stay inside the bundle directory.
+fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, const std::string& field) {
+  const fs::path p(rel);
+  if (rel.empty() || p.is_absolute()) f.fail(field, "names '" + rel + "', which is not a relative path inside the bundle");
+  for (const auto& part : p)
+    if (part == "..") f.fail(field, "names '" + rel + "', which leaves the bundle directory");
+  return dir / p;
+}
+
+}  // namespace
+
+std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
+  if (!has_graph_file(graph, kind))
+    throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
+  return (fs::path(dir) / graph_files.at(graph).at(kind)).string();
+}
+
+bool Manifest::has_graph_file(const std::string& graph, const std::string& kind) const {
+  const auto it = graph_files.find(graph);
+  return it != graph_files.end() && it->second.count(kind);
+}
+
+GridLayout grid_layout_from_json(const std::string& grid_json) {
+  json root;
+  try {
+    root = json{{"interface", {{"grid", json::parse(grid_json)}}}};
+  } catch (const json::exception& e) {
+    throw BundleError(std::string("grid layout is not valid JSON: ") + e.what());
+  }
+  return read_layout(Fields(root, "grid layout"));
+}
+
+Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
+  const fs::path dir(dir_text);
+  if (!fs::is_directory(dir)) throw BundleError("bundle " + dir_text + " is not a directory");
+  const fs::path manifest_path = dir / kManifestFile;
+  if (!fs::is_regular_file(manifest_path)) throw BundleError("bundle " + dir_text + " has no " + kManifestFile);
+  const json root = parse_file(manifest_path);
+  if (!root.is_object()) throw BundleError(manifest_path.string() + " is not a JSON object");
+  const Fields f(root, manifest_path.string());
+
+  // what the manifest is: checked first, so a foreign file is named as such
+  if (!root.contains("schema") || root["schema"] != kSchema)
+    f.fail("schema", "is " + (root.contains("schema") ? root["schema"].dump() : std::string("missing")) + "; this runtime reads '" + kSchema + "'");
+  if (!root.contains("manifest_version") || root["manifest_version"] != kManifestVersion)
+    f.fail("manifest_version", "is " + (root.contains("manifest_version") ? root["manifest_version"].dump() : std::string("missing")) +
+                                   "; this runtime reads " + std::to_string(kManifestVersion));
+
+  Manifest m;
+  m.dir = dir_text;
+  m.family = f.str("family");
+  if (!kKnownFamilies.count(m.family)) f.fail("family", "is '" + m.family + "'; this runtime knows: " + joined(kKnownFamilies));
+
+  m.z_dim = f.integer("interface.z_dim", 1);
+  m.theta_dim = f.integer("interface.theta_dim", 1);
+  const auto& native = f.array("interface.native_size", 2);
+  m.native_size = {f.integer_of(native[0], "interface.native_size", 1), f.integer_of(native[1], "interface.native_size", 1)};
+  const auto& inputs = f.array("interface.hypernet_inputs");
+  if (inputs.size() != 1 || !inputs[0].is_string())
+    f.fail("interface.hypernet_inputs", "is " + inputs.dump() + "; this runtime feeds one latent input");
+  m.z_name = inputs[0].get<std::string>();
+  m.theta_name = f.str("interface.theta_name");
+  m.output_name = f.str("interface.output_name");
+  m.layout = read_layout(f);
+
+  const auto& bpp = f.array("interface.memory.bytes_per_pixel", static_cast<std::size_t>(m.layout.num_blocks()));
+  for (const auto& v : bpp) m.bytes_per_pixel.push_back(f.integer_of(v, "interface.memory.bytes_per_pixel", 0));
+
+  if (f.has("interface.display")) {
+    const std::string d = "interface.display";
+    if (f.has(d + ".clamp")) {
+      const auto& clamp = f.array(d + ".clamp", 2);
+      m.display.clamp_lo = f.number_of(clamp[0], d + ".clamp");
+      m.display.clamp_hi = f.number_of(clamp[1], d + ".clamp");
+    }
+    if (f.has(d + ".scale")) m.display.scale = f.number_of(f.at(d + ".scale"), d + ".scale");
+    if (f.has(d + ".offset")) m.display.offset = f.number_of(f.at(d + ".offset"), d + ".offset");
+  }
+  if (f.has("interface.size_range")) {
+    const auto& range = f.array("interface.size_range", 2);
+    Size lo{}, hi{};
+    for (int k = 0; k < 2; ++k) {
+      const auto& pair = range[static_cast<std::size_t>(k)];
+      if (!pair.is_array() || pair.size() != 2) f.fail("interface.size_range", "must be [[h_min, w_min], [h_max, w_max]]");
+      Size& s = k == 0 ? lo : hi;
+      s = {f.integer_of(pair[0], "interface.size_range", 1), f.integer_of(pair[1], "interface.size_range", 1)};
+    }
+    m.size_range = std::make_pair(lo, hi);
+  }
+
+  const json& graphs = f.at("graphs");
+  if (!graphs.is_object()) f.fail("graphs", "must be an object");
+  for (const auto& [name, entry] : graphs.items()) {
+    if (!entry.is_object()) f.fail("graphs." + name, "must be an object");
+    for (const char* kind : {"onnx", "openvino", "tensorrt"}) {
+      if (!entry.contains(kind)) continue;
+      const std::string field = "graphs." + name + "." + kind;
+      const std::string rel = f.str(field);
+      if (!fs::is_regular_file(inside(dir, rel, f, field)))
+        throw BundleError("bundle " + dir_text + " lacks " + rel + " (named in field '" + field + "')");
+      m.graph_files[name][kind] = rel;
+    }
+  }
+  for (const char* needed : {"hypernet", "inr"})
+    if (!m.graph_files.count(needed)) f.fail(std::string("graphs.") + needed, "is missing (or names no graph file)");
+
+  if (f.has("openvino")) {
+    if (f.has("openvino.precision")) {
+      m.openvino_precision = f.str("openvino.precision");
+      if (!kOpenVinoHints.count(m.openvino_precision))
+        f.fail("openvino.precision", "is '" + m.openvino_precision + "'; this runtime knows: bf16, fp16, fp32, int8");
+    }
+    m.openvino_inference_precision = kOpenVinoHints.at(m.openvino_precision);
+    // a plain string here names the hint itself; an object is the per-graph record of what
+    // the compiled models reported at export time
+    if (f.has("openvino.inference_precision") && f.at("openvino.inference_precision").is_string()) {
+      m.openvino_inference_precision = f.str("openvino.inference_precision");
+      if (!kInferencePrecisions.count(m.openvino_inference_precision))
+        f.fail("openvino.inference_precision", "is '" + m.openvino_inference_precision + "'; this runtime knows: " + joined(kInferencePrecisions));
+    }
+    if (f.has("openvino.device")) m.openvino_device = f.str("openvino.device");
+  }
+
+  // every listed file exists and (when asked) matches its SHA-256
+  const json& files = f.at("files");
+  if (!files.is_object()) f.fail("files", "must be an object of {path: {sha256, bytes}}");
+  for (const auto& [rel, entry] : files.items()) {
+    const fs::path p = inside(dir, rel, f, "files");
+    if (!fs::is_regular_file(p)) throw BundleError("bundle " + dir_text + " lacks " + rel + " (listed in field 'files')");
+    if (!verify_checksums) continue;
+    if (!entry.is_object() || !entry.contains("sha256") || !entry["sha256"].is_string())
+      f.fail("files." + rel + ".sha256", "is missing");
+    if (sha256_file(p.string()) != entry["sha256"].get<std::string>())
+      throw BundleError("bundle file " + rel + " does not match its SHA-256 in field 'files' (modified or corrupt)");
+  }
+  return m;
+}
+
+}  // namespace inrgan::detail

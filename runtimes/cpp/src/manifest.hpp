@@ -1,0 +1,52 @@
+// manifest.json: the contract every runtime reads (schema "inrgan-export/bundle", version 1;
+// documented in the repository README). Reading checks it and turns every problem into a
+// BundleError naming the field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grid.hpp"
+#include "inrgan/inrgan.hpp"
+
+namespace inrgan::detail {
+
+constexpr const char* kManifestFile = "manifest.json";
+constexpr const char* kSchema = "inrgan-export/bundle";
+constexpr int kManifestVersion = 1;
+
+struct Manifest {
+  std::string dir;
+  std::string family;
+  int z_dim = 0;
+  int theta_dim = 0;
+  Size native_size;
+  std::string z_name;  // interface.hypernet_inputs[0]
+  std::string theta_name;
+  std::string output_name;
+  GridLayout layout;
+  std::vector<std::int64_t> bytes_per_pixel;  // per block
+  DisplayMapping display;
+  std::optional<std::pair<Size, Size>> size_range;  // inclusive; backends with fixed profiles
+  // graph name ("hypernet", "inr", ...) -> file kind ("onnx", "openvino", ...) -> relative path
+  std::map<std::string, std::map<std::string, std::string>> graph_files;
+  // the manifest's "openvino" section (written by the openvino target); defaults without one
+  std::string openvino_precision = "fp32";           // bundle precision: fp32, bf16, fp16, int8
+  std::string openvino_inference_precision = "f32";  // the hint it runs with: f32, bf16, f16
+  std::string openvino_device;                       // the device it was built for; empty: none
+
+  // Path of a graph file of one kind; BundleError if the bundle has none.
+  std::string graph_path(const std::string& graph, const std::string& kind) const;
+  bool has_graph_file(const std::string& graph, const std::string& kind) const;
+};
+
+// The grid layout of a manifest's interface.grid object given as JSON text (for tools/tests).
+GridLayout grid_layout_from_json(const std::string& grid_json);
+
+// Reads and checks `dir`/manifest.json and the files it lists (SHA-256 when asked).
+Manifest read_manifest(const std::string& dir, bool verify_checksums);
+
+}  // namespace inrgan::detail

@@ -1,0 +1,43 @@
+// Splitting a render to stay within a memory budget (as inrgan_export/runtime/base.py's plan
+// and grid.py's tiles): batch chunks first; if one sample alone is over budget, tiles along the
+// first block's grid. Every output pixel depends only on the samples its indices name, so a
+// tile computes exactly what the full render computes for its pixels.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "grid.hpp"
+
+namespace inrgan::detail {
+
+using Span = std::pair<int, int>;  // [lo, hi)
+
+struct Tile {
+  std::vector<Span> rows;  // per block
+  std::vector<Span> cols;  // per block
+  std::vector<std::int64_t> pixels() const;
+};
+
+// bands_y x bands_x tiles along the first block's grid, followed down to every block.
+std::vector<Tile> make_tiles(const GridLayout& layout, const GridInputs& grid, int bands_y, int bands_x);
+
+// The grid inputs of one tile: coordinates cropped, index vectors cropped and shifted to the
+// tile's source span.
+std::vector<GridArray> slice_grid(const GridLayout& layout, const GridInputs& grid, const Tile& tile);
+
+struct RenderPlan {
+  int batch_chunk = 1;
+  std::vector<Tile> tiles;  // empty: the whole grid in one piece
+};
+
+std::int64_t activation_bytes(const std::vector<std::int64_t>& bytes_per_pixel, const std::vector<std::int64_t>& pixels);
+
+RenderPlan plan_render(const GridLayout& layout, const GridInputs& grid, const std::vector<std::int64_t>& bytes_per_pixel,
+                       int batch, std::int64_t budget);
+
+// 40 % of physical memory, at most 4 GiB: the activation budget of one INR run.
+std::int64_t default_max_memory();
+
+}  // namespace inrgan::detail

@@ -1,0 +1,103 @@
+// inrgan-render: render images from an inrgan-export bundle without Python.
+//   inrgan-render church_ov/ --seed 3 --size 128x192 --window 0.2,0.2,0.8,0.8 -o out.png
+// Errors are one line naming the value, with the exit codes of the Python CLI
+// (0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else).
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "inrgan/inrgan.hpp"
+#include "render_args.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// One path per image: `out` itself for one image, stem-<label>.ext for several.
+std::vector<std::string> output_paths(const std::string& out, const std::vector<std::string>& labels) {
+  if (labels.size() == 1) return {out};
+  const fs::path p(out);
+  std::vector<std::string> paths;
+  for (const auto& label : labels)
+    paths.push_back((p.parent_path() / (p.stem().string() + "-" + label + p.extension().string())).string());
+  return paths;
+}
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+std::string padded(unsigned long long v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04llu", v);
+  return buf;
+}
+
+int run(const std::vector<std::string>& argv) {
+  const auto args = inrgan::cli::parse_render_args(argv);
+  if (args.help) {
+    std::fputs(inrgan::cli::kUsage, stdout);
+    return 0;
+  }
+  if (args.version) {
+    std::printf("inrgan-render 0.1.0 (backends: openvino %s, tensorrt %s)\n", inrgan::is_built(inrgan::Backend::OpenVINO) ? "built" : "not built",
+                inrgan::is_built(inrgan::Backend::TensorRT) ? "built" : "not built");
+    return 0;
+  }
+  // fail on the output before any work
+  const std::string ext = lower_extension(args.out);
+  if (ext != ".png" && ext != ".npy") throw inrgan::OutputError("output " + args.out + " must end in .png or .npy");
+  const fs::path parent = fs::path(args.out).has_parent_path() ? fs::path(args.out).parent_path() : fs::path(".");
+  if (!fs::is_directory(parent)) throw inrgan::OutputError("cannot write " + args.out + ": directory " + parent.string() + " does not exist");
+
+  inrgan::Options options;
+  options.threads = args.threads;
+  options.max_memory = args.max_memory;
+  const std::string device = args.device ? *args.device : (args.backend == inrgan::Backend::TensorRT ? "cuda:0" : "CPU");
+  auto generator = inrgan::Generator::open(args.bundle, args.backend, device, options);
+
+  std::vector<float> z;
+  std::vector<std::string> labels;
+  if (args.latent) {
+    int rows = 0;
+    z = inrgan::read_latents_npy(*args.latent, generator.z_dim(), &rows);
+    for (int i = 0; i < rows; ++i) labels.push_back(padded(static_cast<unsigned long long>(i)));
+  } else {
+    for (auto seed : args.seeds) {
+      const auto row = inrgan::latent_from_seed(seed, generator.z_dim());
+      z.insert(z.end(), row.begin(), row.end());
+      labels.push_back("seed" + padded(seed));
+    }
+  }
+  const inrgan::Size size = args.size ? *args.size : generator.native_size();
+  const inrgan::Images images = generator.generate(z, size, args.window);
+
+  if (ext == ".npy") {
+    inrgan::write_npy(args.out, images);
+    std::fprintf(stderr, "wrote %s\n", args.out.c_str());
+  } else {
+    const auto paths = output_paths(args.out, labels);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      inrgan::write_png(paths[i], images, static_cast<int>(i), generator.display());
+      std::fprintf(stderr, "wrote %s\n", paths[i].c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const inrgan::Error& e) {
+    std::fprintf(stderr, "inrgan-render: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inrgan-render: internal error: %s\n", e.what());
+    return 1;
+  }
+}

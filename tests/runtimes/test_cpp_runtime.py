@@ -1,0 +1,436 @@
+"""The C++ runtime (runtimes/cpp) against the Python side, on a demo:tiny bundle.
+
+* per-grid inputs and tiles: byte for byte equal to inrgan_export.grid, for several layouts;
+* renders: inrgan-render (OpenVINO, f32) equals the Python runtime (ONNX Runtime) within
+  1e-4 at native, 1/2, 2x, non-square and windowed sizes, for --latent and --seed, and the
+  Python OpenVINO runtime on an IR bundle; bundle precisions run or fail as in Python;
+* PNG output is the manifest's display mapping of the raw output;
+* bad bundles and bad arguments give one-line errors with the Python CLI's exit codes.
+
+The binaries come from INRGAN_CPP_BUILD (set by ctest, also for the sanitizer build) or are
+built here into runtimes/cpp/build/release. The bundle is INRGAN_TEST_BUNDLE (exported there
+when missing) or the suite's tiny_bundle.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inrgan_export.grid import CoordConvention, GridLayout, PaperSizeRule, Window
+from inrgan_export.imageio import to_uint8
+from inrgan_export.latents import latents_from_seeds
+
+from ..conftest import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+CPP = REPO / "runtimes" / "cpp"
+DEFAULT_BUILD = CPP / "build" / "release"
+TOLERANCE = 1e-4  # the export's parity gate on images in [-1, 1]
+
+#: Debian packages the build needs (runtimes/cpp/ci.sh installs them)
+BUILD_HEADERS = {
+    "nlohmann-json3-dev": "/usr/include/nlohmann/json.hpp",
+    "libssl-dev": "/usr/include/openssl/evp.h",
+    "libpng-dev": "/usr/include/png.h",
+}
+
+
+# ----------------------------------------------------------------------------- fixtures
+def _build_here() -> Path:
+    missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
+    missing += [pkg for pkg, header in BUILD_HEADERS.items() if not Path(header).exists()]
+    if missing:
+        pytest.skip(f"C++ runtime not built: missing {', '.join(missing)} (runtimes/cpp/ci.sh installs them)")
+    configure = ["cmake", "-S", str(CPP), "-B", str(DEFAULT_BUILD), f"-DINRGAN_PYTHON={sys.executable}"]
+    if shutil.which("ninja") and not (DEFAULT_BUILD / "CMakeCache.txt").exists():
+        configure += ["-G", "Ninja"]
+    for cmd in (configure, ["cmake", "--build", str(DEFAULT_BUILD), "-j2"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return DEFAULT_BUILD
+
+
+@pytest.fixture(scope="session")
+def cpp_build() -> Path:
+    given = os.environ.get("INRGAN_CPP_BUILD")
+    return Path(given) if given else _build_here()
+
+
+@pytest.fixture(scope="session")
+def bundle(request) -> Path:
+    given = os.environ.get("INRGAN_TEST_BUNDLE")
+    if not given:
+        return request.getfixturevalue("tiny_bundle")
+    path = Path(given)
+    if not (path / "manifest.json").is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        proc = run_cli("demo:tiny", "--target", "onnx", "-o", path, "--force", cwd=path.parent)
+        assert proc.returncode == 0, proc.stderr
+    return path
+
+
+@pytest.fixture(scope="session")
+def manifest(bundle) -> dict:
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def python_generator(bundle):
+    from inrgan_export import open_bundle
+
+    with open_bundle(bundle) as g:  # the Python runtime: ONNX Runtime, FP32, CPU
+        yield g
+
+
+def render_cpp(cpp_build: Path, *args, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(cpp_build / "inrgan-render"), *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("inrgan-render: error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def window_text(window) -> str:
+    return ",".join(repr(float(v)) for v in window)
+
+
+# ------------------------------------------------------------------ grids, byte for byte
+def _layouts(manifest: dict) -> dict[str, GridLayout]:
+    tiny = GridLayout.from_manifest(manifest["interface"]["grid"])
+    church_rule = PaperSizeRule(native=256, num_blocks=2, upsample_block_idx=1)
+    return {
+        "bundle": tiny,
+        "bilinear": GridLayout(tiny.size_rule, tiny.coords, "bilinear", False, tiny.edges),
+        "bilinear-align-corners": GridLayout(tiny.size_rule, tiny.coords, "bilinear", True, tiny.edges),
+        "centered-coordinates": GridLayout(tiny.size_rule, CoordConvention((-1.0, -0.5), (2.0, 1.5)), "nearest", False, tiny.edges),
+        "church": GridLayout(church_rule, CoordConvention(), "nearest", False, ((0, 1),)),
+    }
+
+
+SIZES = [(16, 16), (8, 8), (4, 4), (32, 32), (12, 20), (1, 1), (7, 300), (256, 256), (384, 96), (3, 1000)]
+WINDOWS = [(0.0, 0.0, 1.0, 1.0), (0.25, 0.25, 0.75, 0.75), (-0.25, -0.25, 1.25, 1.25), (0.1, 0.2, 0.3, 0.9)]
+
+
+def _dump(cpp_build, layout, size, window, out, bands=None) -> None:
+    spec = out.parent / f"{out.name}.json"
+    spec.write_text(json.dumps(layout.to_manifest()))
+    cmd = [cpp_build / "inrgan-grid-dump", spec, f"{size[0]}x{size[1]}", window_text(window), out]
+    if bands:
+        cmd.append(f"{bands[0]},{bands[1]}")
+    proc = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _assert_same_arrays(expected: dict[str, np.ndarray], folder: Path, label: str) -> None:
+    dumped = {p.stem: np.load(p) for p in folder.glob("*.npy")}
+    assert sorted(dumped) == sorted(expected), label
+    for name, want in expected.items():
+        got = dumped[name]
+        assert got.dtype == want.dtype and got.shape == want.shape, (label, name, got.dtype, got.shape, want.dtype, want.shape)
+        assert got.tobytes() == np.ascontiguousarray(want).tobytes(), (label, name)
+
+
+@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "bilinear-align-corners", "centered-coordinates", "church"])
+def test_grid_inputs_equal_python_byte_for_byte(cpp_build, manifest, tmp_path, layout_name):
+    layout = _layouts(manifest)[layout_name]
+    for size in SIZES:
+        for k, window in enumerate(WINDOWS):
+            out = tmp_path / f"{size[0]}x{size[1]}-{k}"
+            _dump(cpp_build, layout, size, window, out)
+            _assert_same_arrays(dict(layout.build(size, Window(*window)).arrays), out, f"{layout_name} {size} {window}")
+
+
+@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "church"])
+def test_tiles_equal_python(cpp_build, manifest, tmp_path, layout_name):
+    layout = _layouts(manifest)[layout_name]
+    for size, bands in [((256, 256), (2, 3)), ((64, 40), (4, 1)), ((384, 96), (8, 8)), ((16, 16), (3, 2))]:
+        out = tmp_path / f"{size[0]}x{size[1]}"
+        _dump(cpp_build, layout, size, WINDOWS[3], out, bands)
+        grid = layout.build(size, Window(*WINDOWS[3]))
+        tiles = grid.tiles(*bands)
+        spans = json.loads((out / "tiles.json").read_text())
+        assert [{"rows": [list(s) for s in t.y.spans], "cols": [list(s) for s in t.x.spans]} for t in tiles] == spans
+        for k, tile in enumerate(tiles):
+            _assert_same_arrays(grid.slice(tile), out / f"tile{k}", f"{layout_name} {size} tile {k}")
+
+
+# ------------------------------------------------------------------ renders vs Python
+def _cases(native: list[int]) -> dict[str, tuple[tuple[int, int], tuple[float, ...]]]:
+    h, w = native
+    full = (0.0, 0.0, 1.0, 1.0)
+    return {
+        "native": ((h, w), full),
+        "half": ((h // 2, w // 2), full),
+        "double": ((2 * h, 2 * w), full),
+        "non-square": ((3 * h // 4, 5 * w // 4), full),
+        "window": ((h, w), (0.25, 0.25, 0.75, 0.75)),
+        "extrapolate": ((h, w), (-0.25, -0.25, 1.25, 1.25)),
+        "odd-window": ((7, 33), (0.1, 0.2, 0.3, 0.9)),
+    }
+
+
+@pytest.mark.parametrize("case", ["native", "half", "double", "non-square", "window", "extrapolate", "odd-window"])
+def test_render_equals_python_runtime(cpp_build, bundle, manifest, python_generator, tmp_path, case):
+    size, window = _cases(manifest["interface"]["native_size"])[case]
+    z = np.random.RandomState(11).randn(3, manifest["interface"]["z_dim"]).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    render_cpp(cpp_build, bundle, "--latent", tmp_path / "z.npy", "--size", f"{size[0]}x{size[1]}",
+               "--window", window_text(window), "-o", tmp_path / "cpp.npy")
+    got = np.load(tmp_path / "cpp.npy")
+    want = python_generator.generate(z, size, window)
+    assert got.dtype == np.float32 and got.shape == want.shape == (3, 3, *size)
+    assert np.isfinite(got).all()
+    assert float(np.abs(got - want).max()) <= TOLERANCE
+
+
+def test_seeds_are_the_python_latents(cpp_build, bundle, manifest, python_generator, tmp_path):
+    render_cpp(cpp_build, bundle, "--seed", "0-2,7", "-o", tmp_path / "seeds.npy")
+    want = python_generator.generate(latents_from_seeds([0, 1, 2, 7], manifest["interface"]["z_dim"]), manifest["interface"]["native_size"])
+    assert float(np.abs(np.load(tmp_path / "seeds.npy") - want).max()) <= TOLERANCE
+
+
+def test_png_is_the_display_mapping_of_the_raw_output(cpp_build, bundle, python_generator, tmp_path):
+    from PIL import Image
+
+    render_cpp(cpp_build, bundle, "--seed", "3,5", "--size", "12x20", "-o", tmp_path / "raw.npy")
+    proc = render_cpp(cpp_build, bundle, "--seed", "3,5", "--size", "12x20", "-o", tmp_path / "img.png")
+    raw = np.load(tmp_path / "raw.npy")
+    expected = to_uint8(raw, python_generator.interface.display)
+    for k, seed in enumerate((3, 5)):
+        path = tmp_path / f"img-seed{seed:04d}.png"
+        assert f"wrote {path}" in proc.stderr
+        with Image.open(path) as im:
+            assert im.mode == "RGB" and im.size == (20, 12)
+            assert np.array_equal(np.asarray(im), expected[k])
+    render_cpp(cpp_build, bundle, "--seed", "3", "-o", tmp_path / "one.png")
+    assert (tmp_path / "one.png").is_file() and not list(tmp_path.glob("one-*"))
+
+
+def test_tiled_render_equals_python_and_whole_render(cpp_build, bundle, manifest, python_generator, tmp_path):
+    from inrgan_export import open_bundle
+
+    native = manifest["interface"]["native_size"]
+    size = (8 * native[0], 6 * native[1])  # far over a 1 MiB budget: tiled on both sides
+    render_cpp(cpp_build, bundle, "--seed", "4", "--size", f"{size[0]}x{size[1]}", "--max-memory", "1M", "-o", tmp_path / "tiled.npy")
+    render_cpp(cpp_build, bundle, "--seed", "4", "--size", f"{size[0]}x{size[1]}", "-o", tmp_path / "whole.npy")
+    tiled, whole = np.load(tmp_path / "tiled.npy"), np.load(tmp_path / "whole.npy")
+    assert float(np.abs(tiled - whole).max()) <= 1e-5
+    with open_bundle(bundle, max_memory=1 << 20) as g:
+        want = g.generate(latents_from_seeds([4], manifest["interface"]["z_dim"]), size)
+        assert g.last_plan.pieces > 1
+    assert float(np.abs(tiled - want).max()) <= TOLERANCE
+
+
+def test_cpp_api(cpp_build, bundle):
+    proc = subprocess.run([str(cpp_build / "inrgan-api-check"), str(bundle)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+# ------------------------------------------------------------------ OpenVINO IR bundles
+@pytest.fixture(scope="session")
+def ir_bundle(bundle, tmp_path_factory) -> Path:
+    """The tiny bundle with OpenVINO IR next to its ONNX, laid out as the openvino target
+    writes it (graphs.<name>.openvino/.openvino_weights, an "openvino" section), converted
+    here with OpenVINO's converter because a full --target openvino export takes minutes."""
+    import openvino as ov
+
+    from inrgan_export.bundle import write_manifest
+
+    out = tmp_path_factory.mktemp("ir") / "tiny_ov"
+    shutil.copytree(bundle, out)
+    m = json.loads((out / "manifest.json").read_text())
+    for name, entry in m["graphs"].items():
+        ov.save_model(ov.convert_model(str(out / entry["onnx"])), str(out / f"{name}.xml"), compress_to_fp16=False)
+        entry.update(openvino=f"{name}.xml", openvino_weights=f"{name}.bin")
+    m["openvino"] = {"version": ov.__version__, "device": "CPU", "precision": "fp32", "inference_precision_hint": "f32",
+                     "inference_precision": {name: "f32" for name in m["graphs"]}}
+    m["default_backend"] = "openvino"
+    m.pop("files")
+    write_manifest(out, m)  # recomputes the SHA-256 of every file
+    return out
+
+
+def _python_openvino_available() -> bool:
+    from inrgan_export.runtime import BACKENDS
+
+    return "openvino" in BACKENDS
+
+
+def test_ir_bundle_equals_python_runtimes(cpp_build, ir_bundle, manifest, python_generator, tmp_path):
+    size, window = (12, 20), (0.1, 0.2, 0.9, 0.7)
+    z = np.random.RandomState(5).randn(2, manifest["interface"]["z_dim"]).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    render_cpp(cpp_build, ir_bundle, "--latent", tmp_path / "z.npy", "--size", "12x20", "--window", window_text(window),
+               "-o", tmp_path / "ir.npy")
+    got = np.load(tmp_path / "ir.npy")
+    assert float(np.abs(got - python_generator.generate(z, size, window)).max()) <= TOLERANCE  # ONNX Runtime
+    if _python_openvino_available():
+        from inrgan_export import open_bundle
+
+        with open_bundle(ir_bundle, backend="openvino", threads=2) as g:  # the same IR on the same backend
+            assert float(np.abs(got - g.generate(z, size, window)).max()) <= 1e-6
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16", "int8"])
+def test_bundle_precision_runs_or_fails_as_in_python(cpp_build, ir_bundle, tmp_path, capsys, precision):
+    """A precision the device lacks is refused as the Python CLI refuses it (same code and
+    message); one it has runs: the hint is set explicitly and read back."""
+    if not _python_openvino_available():
+        pytest.skip("the Python OpenVINO backend is not in this version of inrgan_export")
+    from inrgan_export.cli import main as python_cli
+
+    variant = tmp_path / f"tiny_{precision}"
+    shutil.copytree(ir_bundle, variant)
+    _edit_manifest(variant, lambda m: m["openvino"].update(precision=precision))
+    code = python_cli(["render", str(variant), "--seed", "1", "-o", str(tmp_path / "py.npy")])
+    python_err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("inrgan-export: error: ")]
+    cpp = render_cpp(cpp_build, variant, "--seed", "1", "-o", tmp_path / "cpp.npy", check=False)
+    assert cpp.returncode == code, (cpp.stderr, python_err)
+    if code == 0:
+        tolerance = TOLERANCE if precision in ("fp32", "int8") else 0.05  # int8 here has no Q/DQ nodes: f32
+        assert float(np.abs(np.load(tmp_path / "cpp.npy") - np.load(tmp_path / "py.npy")).max()) <= tolerance
+    else:
+        assert one_line_error(cpp, code).removeprefix("inrgan-render: error: ") == python_err[0].removeprefix("inrgan-export: error: ")
+
+
+# ------------------------------------------------------------------ errors
+def _edit_manifest(path: Path, edit) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    edit(m)
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def _drop_grid_input(m):
+    m["interface"]["grid"]["inputs"].pop()
+
+
+BAD_BUNDLES = {
+    "missing graph": (lambda p: (p / "inr.onnx").unlink(), "lacks inr.onnx"),
+    "missing listed file": (lambda p: (p / "parity.md").unlink(), "lacks parity.md (listed in field 'files')"),
+    "checksum mismatch": (lambda p: (p / "parity.md").open("a").write("x"), "parity.md does not match its SHA-256 in field 'files'"),
+    "graph checksum mismatch": (lambda p: (p / "hypernet.onnx").open("ab").write(b"\0"), "hypernet.onnx does not match its SHA-256"),
+    "manifest version": (lambda p: _edit_manifest(p, lambda m: m.update(manifest_version=2)), "field 'manifest_version' is 2; this runtime reads 1"),
+    "schema": (lambda p: _edit_manifest(p, lambda m: m.update(schema="other/thing")), "field 'schema' is \"other/thing\""),
+    "family": (lambda p: _edit_manifest(p, lambda m: m.update(family="stylegan")), "field 'family' is 'stylegan'; this runtime knows: paper"),
+    "size rule": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["size_rule"].update(kind="linear")),
+                  "field 'interface.grid.size_rule.kind' is 'linear'; this runtime knows: paper-exp"),
+    "resample mode": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["resample"].update(mode="bicubic")),
+                      "field 'interface.grid.resample.mode' is 'bicubic'"),
+    "missing field": (lambda p: _edit_manifest(p, lambda m: m["interface"].pop("z_dim")), "field 'interface.z_dim' is missing"),
+    "wrong type": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(theta_dim="many")), "field 'interface.theta_dim' must be an integer"),
+    "grid inputs": (lambda p: _edit_manifest(p, _drop_grid_input), "field 'interface.grid.inputs' lists"),
+    "openvino precision": (lambda p: _edit_manifest(p, lambda m: m.update(openvino={"precision": "int4"})),
+                           "field 'openvino.precision' is 'int4'; this runtime knows: bf16, fp16, fp32, int8"),
+    "inference precision": (lambda p: _edit_manifest(p, lambda m: m.update(openvino={"inference_precision": "f64"})),
+                            "field 'openvino.inference_precision' is 'f64'"),
+    "coordinate convention": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["coordinates"].update(kind="y-up")),
+                              "field 'interface.grid.coordinates.kind' is \"y-up\""),
+    "path outside": (lambda p: _edit_manifest(p, lambda m: m["files"].update({"../secret": {"sha256": "0"}})), "leaves the bundle directory"),
+    "not json": (lambda p: (p / "manifest.json").write_text("{not json"), "is not valid JSON"),
+    "no manifest": (lambda p: (p / "manifest.json").unlink(), "has no manifest.json"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_BUNDLES))
+def test_bad_bundles_name_the_field(cpp_build, bundle, tmp_path, name):
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    damage, needle = BAD_BUNDLES[name]
+    damage(broken)
+    proc = render_cpp(cpp_build, broken, "--seed", "1", "-o", tmp_path / "out.png", check=False)
+    one_line_error(proc, 2, needle)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_not_a_bundle(cpp_build, tmp_path):
+    one_line_error(render_cpp(cpp_build, tmp_path / "nowhere", "-o", tmp_path / "x.png", check=False), 2, "is not a directory")
+
+
+def _bad_latents(tmp_path: Path, z_dim: int) -> dict[str, Path]:
+    np.save(tmp_path / "wide.npy", np.ones((2, z_dim + 1), dtype=np.float32))
+    nan = np.ones((2, z_dim), dtype=np.float32)
+    nan[1, 0] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    np.save(tmp_path / "ints.npy", np.ones((1, z_dim), dtype=np.int32))
+    (tmp_path / "text.npy").write_text("not numpy")
+    return {k: tmp_path / f"{k}.npy" for k in ("wide", "nan", "ints", "text")}
+
+
+BAD_ARGUMENTS = {
+    # name: (arguments after BUNDLE, exit code, text the error names)
+    "size zero": (["--size", "0x5"], 2, "size 0x5 is impossible: height and width must be in 1..65536"),
+    "size text": (["--size", "big"], 2, "size 'big' is not HxW or N"),
+    "size too large": (["--size", "70000x5"], 2, "1..65536"),
+    "empty window": (["--window", "1,1,0,0"], 2, "window 1,1,0,0 is empty"),
+    "window text": (["--window", "0,0,1"], 2, "is not X0,Y0,X1,Y1"),
+    "window inf": (["--window", "0,0,inf,1"], 2, "non-finite"),
+    "negative seed": (["--seed", "-1"], 2, "seed -1 is out of range: seeds are integers in 0..4294967295"),
+    "seed text": (["--seed", "x"], 2, "seed list 'x' is not N, A-B or N,M,..."),
+    "seed and latent": (["--seed", "1", "--latent", "{wide}"], 2, "not allowed with argument --seed"),
+    "latent shape": (["--latent", "{wide}"], 2, "shape [2, {z_dim_plus_1}]; this generator takes [N, {z_dim}]"),
+    "latent nan": (["--latent", "{nan}"], 2, "row 1 contains NaN or Inf"),
+    "latent dtype": (["--latent", "{ints}"], 2, "dtype <i4; expected float32"),
+    "latent not npy": (["--latent", "{text}"], 2, "is not a plain .npy array"),
+    "latent missing": (["--latent", "{tmp}/missing.npy"], 2, "does not exist"),
+    "output suffix": (["-o", "{tmp}/out.jpg"], 2, "must end in .png or .npy"),
+    "output directory": (["-o", "{tmp}/no/such/dir/out.png"], 2, "does not exist"),
+    "unknown backend": (["--backend", "onnxruntime"], 2, "unknown backend 'onnxruntime'; valid: openvino, tensorrt"),
+    "unknown option": (["--colour", "red"], 2, "unrecognized argument --colour"),
+    "threads": (["--threads", "0"], 2, "'0' is not a positive integer"),
+    "memory": (["--max-memory", "10"], 2, "memory budget '10' is too small"),
+    "device": (["--device", "NOT_A_DEVICE"], 3, "OpenVINO has no device 'NOT_A_DEVICE' here; available: CPU"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ARGUMENTS))
+def test_bad_arguments(cpp_build, bundle, manifest, tmp_path, name):
+    z_dim = manifest["interface"]["z_dim"]
+    values = {k: str(v) for k, v in _bad_latents(tmp_path, z_dim).items()}
+    values.update(tmp=str(tmp_path), z_dim=str(z_dim), z_dim_plus_1=str(z_dim + 1))
+    args, code, needle = BAD_ARGUMENTS[name]
+    args = [a.format(**values) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.png")]
+    one_line_error(render_cpp(cpp_build, bundle, *args, check=False), code, needle.format(**values))
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_missing_operands(cpp_build, bundle, tmp_path):
+    one_line_error(render_cpp(cpp_build, bundle, check=False), 2, "-o/--out")
+    one_line_error(render_cpp(cpp_build, "-o", tmp_path / "x.png", check=False), 2, "BUNDLE")
+    assert render_cpp(cpp_build, "--help").stdout.startswith("usage: inrgan-render")
+
+
+def test_tensorrt_reported_as_not_built(cpp_build, bundle, tmp_path):
+    version = render_cpp(cpp_build, "--version").stdout
+    if "tensorrt built" in version:
+        pytest.skip("this build has the TensorRT backend")
+    assert "tensorrt not built" in version
+    one_line_error(render_cpp(cpp_build, bundle, "--backend", "tensorrt", "-o", tmp_path / "x.png", check=False), 3,
+                   "backend tensorrt is not built")
+
+
+@pytest.mark.parametrize("args", [["--size", "0x5"], ["--window", "1,1,0,0"], ["--seed", "-1"], ["--seed", "1-x"], ["--size", "9x"]])
+def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args):
+    from inrgan_export.cli import main as python_cli
+
+    code = python_cli(["render", str(bundle), *args, "-o", str(tmp_path / "x.png")])
+    python_line = [line for line in capsys.readouterr().err.splitlines() if line.startswith("inrgan-export: error: ")][0]
+    cpp = render_cpp(cpp_build, bundle, *args, "-o", tmp_path / "x.png", check=False)
+    assert cpp.returncode == code == 2
+    assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
