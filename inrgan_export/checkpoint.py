@@ -187,7 +187,11 @@ def demo_checkpoint(name: str) -> Checkpoint:
 
 
 def load_source(src: str) -> Checkpoint:
-    """A checkpoint path or ``demo:<preset>``."""
+    """A checkpoint path, ``demo:<preset>`` or a StyleGAN2-ADA network pickle (``.pkl``)."""
     if src.startswith(DEMO_PREFIX):
         return demo_checkpoint(src[len(DEMO_PREFIX):])
+    if str(src).lower().endswith(".pkl"):  # the authors' released networks (family sg2), read without running them
+        from .families.sg2.pickle_import import load_network_pickle
+
+        return load_network_pickle(src)
     return load_checkpoint(src)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -15,7 +16,7 @@ from .grid import Window, parse_size
 from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
 from .runtime.base import parse_bytes
 
-COMMANDS = ("export", "convert", "render", "verify", "demo")
+COMMANDS = ("export", "convert", "render", "verify", "bench", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,38 @@ def _window(text: str) -> Window:
 
 def _memory(text: str) -> int:
     return parse_bytes(text)
+
+
+def _psi(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise UsageError(f"--truncation {text!r} is not a finite number (e.g. 0.7; 1 = no truncation)")
+    return v
+
+
+def _psnr(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and 0 < v < 200):
+        raise UsageError(f"--min-psnr {text!r} must be a number of dB in (0, 200), e.g. 32")
+    return v
+
+
+def _sizes(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(parse_size(part) for part in text.split(",") if part.strip())
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    return tuple(_positive(part) for part in text.split(",") if part.strip())
 
 
 def _positive(text: str) -> int:
@@ -79,11 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--opt-res", type=_size, default=None, metavar="HxW", help="TensorRT: size the profiles are tuned for")
     e.add_argument("--max-res", type=_size, default=None, metavar="HxW", help="TensorRT: largest render size of the profiles")
     e.add_argument("--max-batch", type=_positive, default=4, help="TensorRT: largest batch of the profiles (default 4)")
+    e.add_argument("--calib-latents", type=_positive, default=32, help="INT8: calibration latents from the prior (default 32)")
+    e.add_argument("--calib-method", choices=["max", "percentile", "entropy"], default="percentile",
+                   help="INT8: activation range method (ONNX Runtime's calibrators; default percentile 99.999)")
+    e.add_argument("--min-psnr", type=_psnr, default=30.0, metavar="DB",
+                   help="INT8: worst-case PSNR gate over the 64-latent bank (default 30; the median must reach 35)")
     _common(e)
 
     c = sub.add_parser("convert", help="import an authors' checkpoint into our .pt format")
-    c.add_argument("source", type=Path, help="the authors' gen_ema.pt (state dict)")
-    c.add_argument("--config", type=Path, default=None, help="the experiment's config.yml or the authors' inr-gan.yml")
+    c.add_argument("source", type=Path, help="the authors' gen_ema.pt (state dict) or released network pickle (.pkl)")
+    c.add_argument("--config", type=Path, default=None, help="the experiment's config.yml or the authors' inr-gan.yml (not for .pkl)")
     c.add_argument("--dataset", default=None, help="dataset section of inr-gan.yml to merge (e.g. lsun_church_outdoor)")
     c.add_argument("-o", "--out", type=Path, required=True)
     c.add_argument("--force", action="store_true")
@@ -97,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--window", type=_window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
     r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
     r.add_argument("--device", default="CPU", help="backend device (CPU; CUDA for onnxruntime where available)")
+    r.add_argument("--truncation", type=_psi, default=None, metavar="PSI",
+                   help="truncation ψ for generators that take it (sg2 family; default 1 = none)")
     r.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (one file per image) or OUT.npy (raw [N,3,H,W])")
     _common(r)
 
@@ -105,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--reference", default=None, help="recompute references from this checkpoint (default: golden data)")
     v.add_argument("-o", "--out", type=Path, default=None, help="write parity.json/md/png here")
     _common(v)
+
+    b = sub.add_parser("bench", help="MACs and latency against resolution, per backend and precision")
+    b.add_argument("source", help="checkpoint, demo:<preset> or bundle (a bundle: its own backend and precision)")
+    b.add_argument("--sizes", type=_sizes, default=None, help="e.g. 32,64,128,256,512,256x384 (default: native/8 .. 2x native)")
+    b.add_argument("--backends", type=_names, default=None, help="torch,onnxruntime,openvino (default: all three; a bundle: its own)")
+    b.add_argument("--precisions", type=_names, default=("fp32",), help="e.g. fp32,bf16 (default fp32)")
+    b.add_argument("--batch", type=_batches, default=(1,), help="e.g. 1,8 (default 1)")
+    b.add_argument("--views", type=_positive, default=8, help="k views of one latent for the amortised cost (default 8)")
+    b.add_argument("--macs-only", action="store_true", help="count MACs only, no timing")
+    b.add_argument("--quick", action="store_true", help="one timed run per point and a small sgemm (seconds; for tests)")
+    b.add_argument("-o", "--out", type=Path, default=None, help="output directory (default bench_<name>)")
+    b.add_argument("--force", action="store_true")
+    _common(b)
 
     d = sub.add_parser("demo", help="built-in demo generators")
     d.add_argument("--list", action="store_true", help="list demo presets with parameter counts")
@@ -145,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
             opt_res=args.opt_res,
             max_res=args.max_res,
             max_batch=args.max_batch,
+            calib_latents=args.calib_latents,
+            calib_method=args.calib_method,
+            min_psnr=args.min_psnr,
         )
         pipeline.export_bundle(opts)
     elif args.command == "convert":
@@ -164,10 +220,30 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             max_memory=args.max_memory,
             threads=args.threads,
+            truncation=args.truncation,
         )
         pipeline.render(opts_r)
     elif args.command == "verify":
         pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads))
+    elif args.command == "bench":
+        from .bench.run import BenchOptions, check_options, run_bench
+
+        opts_b = BenchOptions(
+            source=args.source,
+            out=args.out or Path(f"bench_{default_out(args.source, 'x').name[:-2]}"),
+            sizes=args.sizes,
+            backends=args.backends,
+            precisions=args.precisions,
+            batches=args.batch,
+            threads=args.threads,
+            macs_only=args.macs_only,
+            quick=args.quick,
+            views=args.views,
+            force=args.force,
+            max_memory=args.max_memory,
+        )
+        check_options(opts_b)
+        run_bench(opts_b)
     elif args.command == "demo":
         print_demo_list()
     else:

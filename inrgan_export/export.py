@@ -43,6 +43,7 @@ class ExportedGraph:
     path: Path
     nodes: int
     simplified: bool
+    from_cache: bool = False
 
 
 def dynamic_shapes(graph: GraphDef) -> tuple:
@@ -60,9 +61,92 @@ def dynamic_shapes(graph: GraphDef) -> tuple:
     return (per_input[0], tuple(per_input[1:])) if len(per_input) > 1 else (per_input[0],)
 
 
-def export_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path, debug: bool = False) -> ExportedGraph:
+#: traced graphs larger than this are not kept in the user cache (a 256² preset's hypernetwork
+#: is ~430 MB of connector weights; its INR graph, the slow one to trace, is ~10 MB)
+GRAPH_CACHE_MAX_BYTES = 64 << 20
+
+
+def export_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path, debug: bool = False,
+                 cache: bool = True) -> ExportedGraph:
+    """Export one graph; a graph traced before from the same weights, config, code and library
+    versions is taken from the user cache instead of tracing again (tracing the INR with its
+    symbolic grid dims takes tens of seconds even for a tiny model)."""
     if graph.module is None:
         return fuse_graphs(graph, [path.with_name(f"{name}.onnx") for name in graph.fused_from], spec, path)
+    key = graph_cache_key(graph, model, spec) if cache else None
+    if key is not None and (hit := _cached_graph(key, graph.name, path)) is not None:
+        return hit
+    exported = trace_graph(graph, model, spec, path, debug)
+    if key is not None and path.stat().st_size <= GRAPH_CACHE_MAX_BYTES:
+        _store_graph(key, exported)
+    return exported
+
+
+def graph_cache_key(graph: GraphDef, model: nn.Module, spec: ExportSpec) -> str:
+    import dataclasses
+    import hashlib
+    import json
+
+    from . import __version__
+    from .cache import code_fingerprint
+
+    versions = {"tool": __version__, "code": code_fingerprint(), "torch": torch.__version__, "onnx": onnx.__version__}
+    for lib in ("onnxscript", "onnxslim", "onnxruntime"):
+        try:
+            versions[lib] = __import__(lib).__version__
+        except ImportError:
+            versions[lib] = None
+    h = hashlib.sha256()
+    h.update(json.dumps({"versions": versions, "spec": dataclasses.asdict(spec), "graph": graph.name,
+                         "inputs": [t.to_manifest() for t in graph.inputs], "outputs": [t.to_manifest() for t in graph.outputs],
+                         "config": model.cfg.to_dict()}, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _graph_cache_entry(key: str) -> Path:
+    from .cache import user_cache_dir
+
+    return user_cache_dir("graphs") / key[:32]
+
+
+def _cached_graph(key: str, name: str, path: Path) -> ExportedGraph | None:
+    import json
+    import shutil
+
+    entry = _graph_cache_entry(key)
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != key or not (entry / f"{name}.onnx").is_file():
+        return None
+    shutil.copyfile(entry / f"{name}.onnx", path)
+    return ExportedGraph(name, path, int(meta["nodes"]), bool(meta["simplified"]), from_cache=True)
+
+
+def _store_graph(key: str, exported: ExportedGraph) -> None:
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    entry = _graph_cache_entry(key)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".partial-"))
+        shutil.copyfile(exported.path, tmp / f"{exported.name}.onnx")
+        (tmp / "meta.json").write_text(json.dumps({"key": key, "nodes": exported.nodes, "simplified": exported.simplified}))
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+    except OSError:  # a cache that cannot be written is only a missed speed-up
+        shutil.rmtree(tmp, ignore_errors=True) if "tmp" in locals() else None
+
+
+def trace_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path, debug: bool = False) -> ExportedGraph:
     args = example_inputs(graph, model, spec)
     check_example_dims(graph, args)
     out = io.StringIO()
@@ -99,13 +183,21 @@ def export_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path
 
 def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: Path) -> ExportedGraph:
     """Join the exported hypernetwork and INR at θ into one graph with the same I/O names."""
+    merged = fuse_files(parts[0], parts[1], spec.theta_name, path,
+                        f"inrgan-export {graph.name} graph ({spec.family} family): hypernet and inr joined at theta")
+    got = [v.name for v in merged.graph.input], [v.name for v in merged.graph.output]
+    if got != (graph.input_names, graph.output_names):
+        raise RuntimeError(f"fused graph has I/O {got}, expected {(graph.input_names, graph.output_names)}")
+    return ExportedGraph(graph.name, path, len(merged.graph.node), False)
+
+
+def fuse_files(first_path: Path, second_path: Path, join: str, path: Path, doc: str) -> onnx.ModelProto:
+    """``onnx.compose.merge_models`` of two graph files joined at tensor ``join``, with the
+    graph inputs and outputs keeping their names; written to ``path`` and fully checked."""
     import onnx.compose
 
-    first, second = (onnx.load(str(p)) for p in parts)
-    merged = onnx.compose.merge_models(
-        first, second, io_map=[(spec.theta_name, spec.theta_name)], prefix1="hypernet/", prefix2="inr/",
-        doc_string=f"inrgan-export {graph.name} graph ({spec.family} family): hypernet and inr joined at theta",
-    )
+    first, second = onnx.load(str(first_path)), onnx.load(str(second_path))
+    merged = onnx.compose.merge_models(first, second, io_map=[(join, join)], prefix1="hypernet/", prefix2="inr/", doc_string=doc)
     renamed = {}
     for value in list(merged.graph.input) + list(merged.graph.output):
         renamed[value.name] = value.name.split("/", 1)[1]
@@ -115,12 +207,9 @@ def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: 
             node.input[k] = renamed.get(name, name)
         for k, name in enumerate(node.output):
             node.output[k] = renamed.get(name, name)
-    got = [v.name for v in merged.graph.input], [v.name for v in merged.graph.output]
-    if got != (graph.input_names, graph.output_names):
-        raise RuntimeError(f"fused graph has I/O {got}, expected {(graph.input_names, graph.output_names)}")
     onnx.save(merged, str(path))
     onnx.checker.check_model(str(path), full_check=True)
-    return ExportedGraph(graph.name, path, len(merged.graph.node), False)
+    return merged
 
 
 def drop_index_casts(proto: onnx.ModelProto) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -187,6 +187,41 @@ class PaperSizeRule(SizeRule):
         }
 
 
+@register_size_rule
+@dataclass(frozen=True)
+class HalvingSizeRule(SizeRule):
+    """Every block keeps its native density relative to the output (family `sg2`).
+
+    Per axis, for output size ``n``: the last block's grid is ``n`` and each coarser block's is
+    the next one's integer half, never below 1 sample; at native size these are exactly the
+    block resolutions (``native / 2**k``). Above native every block renders denser, so a render
+    at ``k×`` native samples the same function ``k×`` more densely in every block.
+    """
+
+    native: int
+    num_blocks: int
+    kind: str = field(default="halving", init=False)
+
+    @classmethod
+    def from_manifest_fields(cls, d: Mapping[str, Any]) -> "HalvingSizeRule":
+        return cls(native=int(d["native"]), num_blocks=int(d["num_blocks"]))
+
+    def block_sizes_1d(self, n: int) -> list[int]:
+        sizes = [n]
+        for _ in range(self.num_blocks - 1):
+            sizes.append(max(1, sizes[-1] // 2))
+        return sizes[::-1]
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "native": self.native,
+            "num_blocks": self.num_blocks,
+            "per_axis": True,
+            "description": "per axis, for output size n: s[last] = n; s[i-1] = max(1, s[i] // 2)",
+        }
+
+
 # -------------------------------------------------------------------- resampling
 def nearest_indices(n_src: int, n_dst: int) -> np.ndarray:
     """Source index of every destination sample, as PyTorch's nearest upsampling computes it
@@ -252,6 +287,62 @@ class CoordConvention:
                 [self.offset[1], self.offset[1] + self.scale[1]],
             ],
         }
+
+    @classmethod
+    def from_manifest(cls, d: Mapping[str, Any]) -> "CoordConvention":
+        kind = d.get("kind")  # absent: this base convention (paper bundles)
+        if kind is not None and cls is CoordConvention:
+            if kind not in COORD_CONVENTIONS:
+                raise UsageError(f"unknown coordinate convention {kind!r}; this version knows: {', '.join(sorted(COORD_CONVENTIONS))}")
+            return COORD_CONVENTIONS[kind].from_manifest(d)
+        return cls(offset=tuple(d["offset"]), scale=tuple(d["scale"]))  # type: ignore[arg-type]
+
+
+#: coordinate convention kind (field ``kind`` of ``interface.grid.coordinates``) → class
+COORD_CONVENTIONS: dict[str, type[CoordConvention]] = {}
+
+
+def register_coord_convention(cls: type[CoordConvention]) -> type[CoordConvention]:
+    COORD_CONVENTIONS[cls.kind] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+@register_coord_convention
+@dataclass(frozen=True)
+class YUpCoordConvention(CoordConvention):
+    """x as in :class:`CoordConvention`; y points up and is sampled at each pixel's bottom edge
+    (family `sg2`: the authors' ``generate_coords``, ``x_j = 2j/n - 1``, ``y_i = 2(n-1-i)/n - 1``).
+
+    Over a window, the y axis is measured from the window's bottom edge, ``b = 1 - y`` in native
+    units: ``y_i = offset + scale * (b_lo + (b_hi - b_lo) * f32((n-1-i)/n))`` with
+    ``b_lo = 1 - y1``, ``b_hi = 1 - y0`` — the x formula applied to the flipped axis, then
+    reversed, so the full window gives the authors' values bit for bit."""
+
+    kind: ClassVar[str] = "y-up"
+
+    def axis(self, n: int, lo: float, hi: float, axis: int) -> np.ndarray:
+        if axis == 0:
+            return super().axis(n, lo, hi, 0)
+        one = F32(1)
+        flipped = super().axis(n, float(one - F32(hi)), float(one - F32(lo)), 1)
+        return np.ascontiguousarray(flipped[::-1])
+
+    def to_manifest(self) -> dict[str, Any]:
+        d = super().to_manifest()
+        d.update(
+            kind=self.kind,
+            y_along="height (rows), pointing up",
+            pixel_origin="x: left edge of each pixel; y: bottom edge of each pixel",
+            sample=(
+                "x: u_j = x0 + (x1 - x0) * (j / n); y: b_i = (1 - y1) + ((1 - y0) - (1 - y1)) * ((n-1-i) / n); float32"
+            ),
+            value="x = offset_x + scale_x * u; y = offset_y + scale_y * b",
+            range_full_window=[
+                [self.offset[0], self.offset[0] + self.scale[0]],
+                [self.offset[1] + self.scale[1], self.offset[1]],
+            ],
+        )
+        return d
 
     @classmethod
     def from_manifest(cls, d: Mapping[str, Any]) -> "CoordConvention":

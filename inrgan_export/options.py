@@ -28,6 +28,10 @@ class ExportOptions:
     opt_res: tuple[int, int] | None = None
     max_res: tuple[int, int] | None = None
     max_batch: int = 4
+    #: INT8: calibration latents, method (max | percentile | entropy) and worst-case PSNR gate
+    calib_latents: int = 32
+    calib_method: str = "percentile"
+    min_psnr: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class RenderOptions:
     max_memory: int | None = None
     threads: int | None = None
     force: bool = True
+    truncation: float | None = None  # ψ for generators with a truncation input (family sg2)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from .verify import (
     parity_grids,
     run_parity,
     save_golden,
+    tensorrt_runner,
     theta_check,
     write_report,
 )
@@ -71,13 +72,15 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
             path = tmp / f"{graph.name}.onnx"
             with step(f"exporting {graph.name}.onnx (opset {spec.opset}, dynamic batch/height/width)", path):
                 exported[graph.name] = export_graph(graph, model, spec, path, debug=opts.debug)
+            if exported[graph.name].from_cache:
+                info("  (the same graph was traced before: taken from the user cache)")
         reference = TorchGenerator(model, family, max_memory=opts.max_memory, threads=opts.threads)
         manifest = build_manifest(ckpt, model, graphs, exported, target.name, opts.precision, target.default_backend, reference)
         compiled = target.compile(CompileContext(tmp, model, family, manifest, opts))
         merge_manifest(manifest, compiled.manifest)
         grids = parity_grids(model.native_size[0])
         z_bank = latent_bank(model.z_dim)
-        feeds = parity_feeds(model.layout, reference.interface.hypernet_inputs[0], z_bank, grids)
+        feeds = parity_feeds(model.layout, reference.interface.hypernet_inputs[0], z_bank, grids, reference.interface.hypernet_inputs[1:])
         ref_runner = generator_runner(reference, "split", "torch reference")
         runtimes = target.runtimes(tmp, manifest, max_memory=opts.max_memory, threads=opts.threads)
         report, refs = check_bundle(runtimes, tmp, manifest, ref_runner, reference_name(), feeds, opts.threads)
@@ -112,14 +115,22 @@ def check_bundle(runtimes, directory: Path, manifest: dict, ref_runner, ref_name
     """Every runtime of the target (split and fused paths) plus Polygraphy's ONNX Runtime runner
     on the fused FP32 graph, against the reference, on the same feeds."""
     atol = get_family(manifest["family"]).export_spec.parity_atol
+    int8_min = float((manifest.get("int8") or {}).get("gates", {}).get("worst_threshold_db", 30.0))
     candidates = []
     for rt in runtimes:
         for path in rt.paths:
             name = f"{rt.backend} {path}"
-            candidates.append(Candidate(generator_runner(rt.generator, path, name), rt.backend, rt.precision, name, gate_for(rt.precision, atol)))
+            gate = gate_for(rt.precision, atol, int8_min)
+            candidates.append(Candidate(generator_runner(rt.generator, path, name), rt.backend, rt.precision, name, gate))
     generator_onnx = directory / manifest["graphs"]["generator"]["onnx"]
     name = "onnxruntime fused (polygraphy)"
-    candidates.append(Candidate(onnxrt_runner(generator_onnx, name, threads), "onnxruntime", "fp32", name, gate_for("fp32", atol)))
+    onnx_precision = manifest.get("onnx_precision", "fp32")  # precision-typed graphs (int8 Q/DQ, fp16)
+    candidates.append(Candidate(onnxrt_runner(generator_onnx, name, threads), "onnxruntime", onnx_precision, name,
+                                gate_for(onnx_precision, atol, int8_min)))
+    trt = tensorrt_runner(directory, manifest, "tensorrt fused (polygraphy)")  # None without TensorRT and engines
+    if trt is not None:
+        p = manifest["tensorrt"]["precision"]
+        candidates.append(Candidate(trt, "tensorrt", p, trt.name, gate_for(p, atol, int8_min)))
     display = get_family(manifest["family"]).display
     with step(f"parity of {len(candidates)} path(s) against {ref_name} on {len({f.grid.key for f in feeds})} grids"):
         with progress(len(feeds) * (len(candidates) + 1), "parity") as bar:
@@ -211,13 +222,13 @@ def verify_bundle(opts: VerifyOptions) -> ParityReport:
         reference = TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=opts.max_memory, threads=opts.threads)
         grids = parity_grids(reference.interface.native_size[0])
         z_bank = latent_bank(reference.interface.z_dim)
-        feeds = parity_feeds(layout, z_name, z_bank, grids)
+        feeds = parity_feeds(layout, z_name, z_bank, grids, iface["hypernet_inputs"][1:])
         ref_runner = generator_runner(reference, "split", "torch reference")
         ref_name = reference_name()
         theta_ref = reference.hypernet(z_bank)
     else:
         z_bank, theta_ref, feeds, outputs = load_golden(bundle.path, manifest, layout, z_name)
-        meta = feed_metadata(layout, z_name, int(iface["z_dim"]))
+        meta = feed_metadata(layout, z_name, int(iface["z_dim"]), iface["hypernet_inputs"][1:])
         ref_runner = golden_runner(outputs, iface["output_name"], "golden reference", meta)
         ref_name = reference_name() + " (stored in golden.npz)"
     runtimes = target.runtimes(bundle.path, manifest, max_memory=opts.max_memory, threads=opts.threads)
@@ -264,14 +275,26 @@ def render(opts: RenderOptions) -> list[Path]:
         z = latents_from_seeds(seeds, iface.z_dim)
         labels = [f"seed{s:04d}" for s in seeds]
     size = opts.size or iface.native_size
+    extra = truncation_inputs(iface, opts.truncation, z.shape[0])
     with gen, step(f"rendering {len(labels)} image(s) at {size[0]}x{size[1]} with {gen.backend}"):
-        images = gen.generate(z, size, opts.window)
+        images = gen.render(gen.hypernet(z, *extra), size, opts.window)
     paths = write_images(opts.out, images, labels, iface.display)
     if gen.last_plan is not None and gen.last_plan.pieces > 1:
         info(f"  rendered in {gen.last_plan.pieces} tiles to stay within the memory budget")
     for p in paths:
         info(f"wrote {p}")
     return paths
+
+
+def truncation_inputs(iface, psi: float | None, batch: int) -> list[np.ndarray]:
+    """``--truncation ψ`` as the hypernetwork's extra input (family sg2's ``truncation_psi``)."""
+    if psi is None:
+        return []
+    if "truncation_psi" not in iface.hypernet_inputs:
+        raise UsageError(f"--truncation: family {iface.family} has no truncation input (only the sg2 family takes one)")
+    if iface.hypernet_inputs[1:2] != ("truncation_psi",):
+        raise UsageError(f"--truncation: this generator's hypernetwork inputs are {', '.join(iface.hypernet_inputs)}")
+    return [np.full(batch, psi, dtype=np.float32)]
 
 
 # ------------------------------------------------------------------ convert
@@ -285,6 +308,8 @@ def convert(opts: ConvertOptions) -> Path:
     src = opts.source
     if not src.is_file():
         raise UsageError(f"source {src} does not exist")
+    if src.suffix.lower() == ".pkl":
+        return convert_network_pickle(opts)
     if opts.config is None:
         raise UsageError(f"converting {src} needs its config: --config CONFIG.yml (the experiment's config or inr-gan.yml with --dataset)")
     if opts.out.exists() and not opts.force:
@@ -312,6 +337,23 @@ def convert(opts: ConvertOptions) -> Path:
         },
     )
     ckpt.build()  # strict load: names any mismatch before anything is written
+    with step(f"writing {opts.out}", opts.out):
+        ckpt.save(opts.out, force=opts.force)
+    load_checkpoint(opts.out)  # round trip through the safe loader
+    return opts.out
+
+
+def convert_network_pickle(opts: ConvertOptions) -> Path:
+    """A StyleGAN2-ADA network pickle (the authors' released ``*.pkl``, family sg2) → our .pt;
+    its architecture comes from the pickle itself, so no --config."""
+    from .families.sg2.pickle_import import load_network_pickle
+
+    if opts.config is not None or opts.dataset is not None:
+        raise UsageError(f"{opts.source} is a network pickle that records its own architecture; drop --config/--dataset")
+    if opts.out.exists() and not opts.force:
+        raise UsageError(f"output {opts.out} exists; pass --force to overwrite it")
+    with step(f"reading {opts.source} (restricted unpickler: nothing in it runs)"):
+        ckpt = load_network_pickle(opts.source)
     with step(f"writing {opts.out}", opts.out):
         ckpt.save(opts.out, force=opts.force)
     load_checkpoint(opts.out)  # round trip through the safe loader

@@ -74,12 +74,14 @@ class Feed:
         return f"{self.grid.key}/b{self.batch}"
 
 
-def parity_feeds(layout: GridLayout, z_name: str, z_bank: np.ndarray, grids: Sequence[ParityGrid]) -> list[Feed]:
+def parity_feeds(layout: GridLayout, z_name: str, z_bank: np.ndarray, grids: Sequence[ParityGrid], extra: Sequence[str] = ()) -> list[Feed]:
+    """``extra``: the other hypernetwork inputs (sg2: ``truncation_psi``), fed their neutral 1.0."""
     feeds = []
     for grid in grids:
         inputs = layout.build(grid.size, grid.window, batch=1)
         for batch in (PARITY_BATCH, 1):
             arrays: OrderedDict[str, np.ndarray] = OrderedDict({z_name: z_bank[:batch]})
+            arrays.update({name: np.ones(batch, dtype=np.float32) for name in extra})
             arrays.update(inputs.for_batch(batch))
             feeds.append(Feed(grid, batch, arrays))
     return feeds
@@ -105,12 +107,14 @@ def _polygraphy():
     return BaseRunner, TensorMetadata
 
 
-def feed_metadata(layout: GridLayout, z_name: str, z_dim: int):
+def feed_metadata(layout: GridLayout, z_name: str, z_dim: int, extra: Sequence[str] = ()):
     """Polygraphy input metadata of a generator feed (the comparator passes a runner only the
     inputs its metadata names)."""
     _, TensorMetadata = _polygraphy()
     meta = TensorMetadata()
     meta.add(z_name, np.float32, (-1, z_dim))
+    for name in extra:
+        meta.add(name, np.float32, (-1,))
     for spec in layout.input_specs():
         shape = (-1, 2, -1, -1) if spec.kind == "coords" else (-1,)
         meta.add(spec.name, np.dtype(spec.dtype), shape)
@@ -134,7 +138,7 @@ def generator_runner(generator, path: str, name: str):
 
         def get_input_metadata_impl(self):
             iface = self.generator.interface
-            return feed_metadata(iface.layout, iface.hypernet_inputs[0], iface.z_dim)
+            return feed_metadata(iface.layout, iface.hypernet_inputs[0], iface.z_dim, iface.hypernet_inputs[1:])
 
         def infer_impl(self, feed_dict):
             start = time.perf_counter()
@@ -194,6 +198,23 @@ def onnxrt_runner(path: Path, name: str, threads: int | None = None):
     return OnnxrtRunner(session, name=name)
 
 
+def tensorrt_runner(directory: Path, manifest: Mapping, name: str):
+    """Polygraphy's own TensorRT runner on a TensorRT bundle's fused ``generator`` engine, on
+    the optimization profile that holds the parity grids. None unless TensorRT is importable
+    here and the engine exists (TensorRT is optional: nothing imports it otherwise)."""
+    import importlib.util
+
+    section = manifest.get("tensorrt") or {}
+    engine = Path(directory) / section.get("engines", {}).get("files", {}).get("generator", "generator.engine")
+    if importlib.util.find_spec("tensorrt") is None or not engine.is_file():
+        return None
+    from polygraphy.backend.common import BytesFromPath
+    from polygraphy.backend.trt import EngineFromBytes, TrtRunner
+
+    return TrtRunner(EngineFromBytes(BytesFromPath(str(engine))), name=name,
+                     optimization_profile=int(section.get("parity_profile", 0)))
+
+
 # ------------------------------------------------------------------ gates
 @dataclass(frozen=True)
 class Gate:
@@ -219,8 +240,13 @@ class Gate:
         return {"precision": self.precision, "max_abs": self.atol, "min_psnr_db": self.min_psnr, "nan_inf": "fails"}
 
 
-def gate_for(precision: str, atol: float) -> Gate:
-    return Gate(precision, atol=atol) if precision == "fp32" else Gate(precision, min_psnr=REDUCED_PSNR_DB)
+def gate_for(precision: str, atol: float, int8_min_psnr: float = 30.0) -> Gate:
+    """FP32: max abs; fp16/bf16: PSNR ≥ 40 dB; int8: PSNR ≥ the plan's worst-case threshold."""
+    if precision == "fp32":
+        return Gate(precision, atol=atol)
+    if precision == "int8":
+        return Gate(precision, min_psnr=int8_min_psnr)
+    return Gate(precision, min_psnr=REDUCED_PSNR_DB)
 
 
 # ------------------------------------------------------------------ report
@@ -480,7 +506,7 @@ def load_golden(bundle_path: Path, manifest: Mapping, layout: GridLayout, z_name
     with np.load(bundle_path / g["file"], allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     grids = [ParityGrid(e["label"], tuple(e["size"]), Window(*e["window"])) for e in g["grids"]]  # type: ignore[arg-type]
-    feeds = parity_feeds(layout, z_name, arrays["z"], grids)
+    feeds = parity_feeds(layout, z_name, arrays["z"], grids, manifest["interface"]["hypernet_inputs"][1:])
     outputs = {}
     for f in feeds:
         ref = arrays[f"ref_{f.grid.key}"][: f.batch]

@@ -13,7 +13,7 @@ DATA = Path(__file__).parent / "data"
 AUTHORS = DATA / "authors"
 
 #: one small test generator per registered family (tests/test_registry.py checks coverage)
-FAMILY_FIXTURES = {"paper": "demo:tiny"}
+FAMILY_FIXTURES = {"paper": "demo:tiny", "sg2": "demo:sg2-tiny"}
 
 
 def cli_command() -> list[str]:
@@ -21,12 +21,26 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "inrgan_export"]
 
 
-def run_cli(*args: str | os.PathLike, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str | os.PathLike, cwd: Path | None = None, timeout: int = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``inrgan-export ARGS`` for real; returns the completed process (text output)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run(
-        [*cli_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+        [*cli_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=full_env
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Compiled-model and calibration caches of the suite live in a temporary directory."""
+    path = tmp_path_factory.mktemp("user-cache")
+    old = os.environ.get("INRGAN_EXPORT_CACHE")
+    os.environ["INRGAN_EXPORT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("INRGAN_EXPORT_CACHE", None)
+    else:
+        os.environ["INRGAN_EXPORT_CACHE"] = old
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:

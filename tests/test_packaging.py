@@ -25,3 +25,10 @@ def test_wheel_has_only_the_inrgan_export_top_level(tmp_path):
     assert "inrgan-export = inrgan_export.cli:main" in entry_points
     assert not any(n.startswith(("calibration/", "runtimes/", "tests/", "benchmarks/")) for n in names)
     assert "inrgan_export/families/paper/model.py" in names
+    # the design card's calibration/ folder is installed as inrgan_export.calibration
+    assert "inrgan_export/calibration/__init__.py" in names
+    # every subpackage of the source tree is in the wheel (the package list is explicit)
+    for init in (ROOT / "inrgan_export").rglob("__init__.py"):
+        rel = init.relative_to(ROOT).as_posix()
+        assert rel in names, f"{rel} is missing from the wheel: add its package to pyproject.toml"
+    assert "inrgan_export/compile/data/tensorrt_onnx_ops.json" in names

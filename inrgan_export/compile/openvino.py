@@ -17,7 +17,7 @@ from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 class OpenVINOTarget(Target):
     name = "openvino"
-    precisions = ("fp32", "bf16", "fp16")
+    precisions = ("fp32", "bf16", "fp16", "int8")
     default_backend = "openvino"
 
     def check(self, options: Any) -> None:
@@ -35,6 +35,15 @@ class OpenVINOTarget(Target):
 
         ov = import_openvino()
         opts = ctx.options
+        additions: dict[str, Any] = {}
+        error = None
+        if opts.precision == "int8":
+            # the same gated Q/DQ plan as the other targets; OpenVINO turns Q/DQ into FakeQuantize
+            from ..calibration.export import quantize_bundle
+            from .. import pipeline
+
+            additions, error = quantize_bundle(ctx)
+            pipeline.merge_manifest(ctx.manifest, additions)
         graphs: dict[str, dict[str, str]] = {}
         for name, entry in ctx.manifest["graphs"].items():
             xml = ctx.directory / f"{name}.xml"
@@ -56,7 +65,11 @@ class OpenVINOTarget(Target):
         with gen:
             section["inference_precision_hint"] = gen.config()["INFERENCE_PRECISION_HINT"]
             section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in ("hypernet", "inr", "generator")}
-        return CompileResult(manifest={"graphs": graphs, "openvino": section, "default_backend": "openvino"})
+        merged_graphs = {n: {**(additions.get("graphs", {}).get(n, {})), **g} for n, g in graphs.items()}
+        if opts.precision == "int8":
+            section["quantization"] = "INT8 from the bundle's Q/DQ graph (FakeQuantize); the rest f32"
+        return CompileResult(manifest={**additions, "graphs": merged_graphs, "openvino": section, "default_backend": "openvino"},
+                             deferred_error=error)
 
     def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
         from ..bundle import Bundle

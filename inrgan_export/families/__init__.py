@@ -110,4 +110,4 @@ def all_presets() -> dict[str, tuple[Family, Any]]:
 
 
 def _load_builtin() -> None:
-    from . import paper  # noqa: F401  (registers itself)
+    from . import paper, sg2  # noqa: F401  (register themselves)

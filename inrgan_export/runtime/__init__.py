@@ -16,6 +16,7 @@ from .base import Generator, Interface, default_max_memory, parse_bytes
 BACKENDS = {
     "torch": None,  # needs a checkpoint, not a bundle
     "onnxruntime": ("onnxruntime_backend", "OnnxRuntimeGenerator"),
+    "tensorrt": ("tensorrt_backend", "TensorRTGenerator"),
     "openvino": ("openvino_backend", "OpenVINOGenerator"),
 }
 

@@ -156,8 +156,9 @@ class Generator(ABC):
         """Latents [N, z_dim] → θ [N, theta_dim]; once per latent."""
         z = self._check_matrix(z, self.interface.z_dim, "latent", "z_dim")
         feeds = {self.interface.hypernet_inputs[0]: z}
+        feeds.update(hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0]))  # sg2: ψ = 1 unless given
         for name, value in zip(self.interface.hypernet_inputs[1:], extra):
-            feeds[name] = np.asarray(value, dtype=np.float32).reshape(z.shape[0])
+            feeds[name] = np.array(np.broadcast_to(np.asarray(value, dtype=np.float32).reshape(-1), (z.shape[0],)))
         return self._timed(self.hypernet_impl, feeds)
 
     def render(self, theta: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
@@ -292,6 +293,12 @@ class Generator(ABC):
             row = int(np.nonzero(bad.any(axis=1))[0][0])
             raise InputValueError(f"{what} row {row} contains NaN or Inf; every value must be finite")
         return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def hypernet_extras(names: Sequence[str], batch: int) -> dict[str, np.ndarray]:
+    """Neutral values of the extra hypernetwork inputs (per-sample scalars after the latent)
+    for callers that do not give them: 1.0 (family sg2's ``truncation_psi``: no truncation)."""
+    return {name: np.ones(batch, dtype=np.float32) for name in names}
 
 
 def _bytes(bpp: Sequence[int], pixels: Sequence[int]) -> int:

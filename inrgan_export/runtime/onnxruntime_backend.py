@@ -7,7 +7,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..errors import BackendUnavailable, UsageError
-from .base import Generator, Interface
+from .base import Generator, Interface, hypernet_extras
 
 DEVICE_PROVIDERS = {"CPU": ["CPUExecutionProvider"], "CUDA": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 
@@ -21,7 +21,7 @@ class OnnxRuntimeGenerator(Generator):
         device: str = "CPU",
         max_memory: int | None = None,
         threads: int | None = None,
-        graph_kind: str = "onnx",
+        graph_kind: str | None = None,
     ) -> None:
         super().__init__(Interface.from_manifest(bundle.interface), max_memory)
         self.bundle = bundle
@@ -29,7 +29,9 @@ class OnnxRuntimeGenerator(Generator):
         if self.device not in DEVICE_PROVIDERS:
             raise UsageError(f"device {device!r} is not an ONNX Runtime device here; valid: {', '.join(DEVICE_PROVIDERS)}")
         self.threads = threads
-        self.graph_kind = graph_kind
+        # which per-graph file to run: the bundle may name one (TensorRT bundles: their
+        # precision-typed ONNX), else the exported FP32 graphs
+        self.graph_kind = graph_kind or bundle.manifest.get("onnxruntime_graph", "onnx")
         self.sessions: dict[str, object] = {}
 
     def providers(self) -> Sequence[str]:
@@ -71,4 +73,5 @@ class OnnxRuntimeGenerator(Generator):
         return self.session("inr").run(None, {self.interface.theta_name: theta, **grid})[0]
 
     def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session("generator").run(None, {self.interface.hypernet_inputs[0]: z, **grid})[0]
+        extras = hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0])  # sg2: truncation_psi = 1
+        return self.session("generator").run(None, {self.interface.hypernet_inputs[0]: z, **extras, **grid})[0]

@@ -21,8 +21,9 @@ from ..errors import BackendUnavailable, UnsupportedOption
 from .base import Generator, Interface, hypernet_extras
 
 #: our precision names → OpenVINO inference precision hints, and the device capability each needs
-PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
+#: (int8 bundles carry FakeQuantize from their Q/DQ graph; what is not quantized runs f32)
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
+CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16", "int8": "INT8"}
 
 
 def import_openvino():
@@ -64,8 +65,9 @@ def check_precision(core: Any, device: str, precision: str) -> None:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("INRGAN_EXPORT_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "inrgan-export" / "openvino"
+    from ..cache import user_cache_dir
+
+    return user_cache_dir("openvino")
 
 
 def bundle_hash(bundle: Bundle) -> str:

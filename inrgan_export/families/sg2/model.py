@@ -152,7 +152,9 @@ class SynthesisLayer(nn.Module):
             modulation = modulation.sigmoid() - 0.5
         w = self.weight.squeeze(3).squeeze(2).unsqueeze(0) * (modulation + 1.0)
         if self.form == "demod":
-            w = w / (w.norm(dim=2, keepdim=True) + 1e-8)
+            # = W.norm(dim=2) of their code; spelled as sqrt(sum(W²)) because ONNX Runtime's
+            # symbolic shape inference (used for MAC counts) cannot type opset-18 ReduceL2
+            w = w / (w.square().sum(dim=2, keepdim=True).sqrt() + 1e-8)
         return w
 
     def forward(self, x: Tensor, weight: Tensor) -> Tensor:
@@ -613,33 +615,56 @@ def count_parameters(cfg: SG2Config) -> tuple[int, int]:
 
 
 def macs(cfg: SG2Config, block_shapes: Sequence[tuple[int, int]]) -> dict[str, object]:
-    """Multiply-accumulates of one sample (MatMul work only): per grid block the layers'
-    ``out·in`` per sample point, ToRGB ``3·in``, the shared bases' ``2·F`` (per grid, not
-    per latent); the per-sample modulation ``out·in·rank`` (+``3·in`` for ToRGB) is reported
-    separately; the hypernetwork runs once per latent (with instance norm it includes a
-    native-size pass)."""
-    pixels = [h * w for h, w in block_shapes]
-    per_block = [0] * len(pixels)
-    modulation = 0
-    hyper = 0
+    """Multiply-accumulates of one sample (MatMul work only): per grid block the shared bases'
+    ``2·F`` (once per grid, not per latent), every layer's ``out·in`` and ToRGB's ``3·in`` per
+    sample point; the per-sample FMM modulation ``L·R`` (``out·in·rank``) is part of "inr" and
+    reported separately too. The hypernetwork (mapping, affines; with instance norm also its
+    native-grid pass up to the last normalised layer) runs once per latent."""
+
+    def synthesis(shapes: Sequence[tuple[int, int]], stop_at_last_norm: bool) -> tuple[list[int], int]:
+        pixels = [h * w for h, w in shapes]
+        ops: list[tuple[int, int, bool]] = []  # (grid, MACs, starts an instance-normed layer)
+        modulation = 0
+        for info in cfg.blocks():
+            p = pixels[info.grid]
+            fuser = cfg.coords[0] if info.in_channels == 0 else info.coord_fuser
+            if fuser is not None:
+                ops.append((info.grid, 2 * fuser.sin_rows * p, False))
+            first_in = cfg.coords[0].total_dim if info.in_channels == 0 else info.in_channels + (fuser.total_dim if fuser else 0)
+            layers = [(first_in, info.out_channels, False)]
+            if info.in_channels:
+                layers.append((info.out_channels, info.out_channels, cfg.instance_norm))
+            layers += [(info.out_channels, info.out_channels, cfg.instance_norm)] * info.num_extra
+            for i, o, normed in layers:
+                ops.append((info.grid, 0, normed))
+                ops.append((info.grid, i * o * p, False))
+                modulation += i * o * cfg.fmm_rank
+            if info.torgb:
+                ops.append((info.grid, 3 * info.out_channels * p, False))
+        if stop_at_last_norm:
+            last = max((k for k, op in enumerate(ops) if op[2]), default=-1)
+            ops = ops[:last]
+        per_block = [0] * len(pixels)
+        for g, m, _ in ops:
+            per_block[g] += m
+        return per_block, modulation
+
+    per_block, modulation = synthesis(block_shapes, False)
     hidden = cfg.mapping_layer_features or cfg.w_dim
     dims = [cfg.z_dim] + [hidden] * (cfg.mapping_layers - 1) + [cfg.w_dim]
-    hyper += sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    hyper = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
     for info in cfg.blocks():
-        p = pixels[info.grid]
         fuser = cfg.coords[0] if info.in_channels == 0 else info.coord_fuser
-        if fuser is not None:
-            per_block[info.grid] += 2 * fuser.sin_rows * p
-        in_dim = (cfg.coords[0].total_dim if info.in_channels == 0 else info.in_channels + (fuser.total_dim if fuser else 0))
-        layer_dims = [(in_dim, info.out_channels)]
-        if info.in_channels:
-            layer_dims.append((info.out_channels, info.out_channels))
-        layer_dims += [(info.out_channels, info.out_channels)] * info.num_extra
-        for i, o in layer_dims:
-            per_block[info.grid] += i * o * p
-            modulation += i * o * cfg.fmm_rank
-            hyper += cfg.w_dim * (i + o) * cfg.fmm_rank
+        if fuser is not None and fuser.predictable_emb_size:
+            hyper += cfg.w_dim * 3 * fuser.predictable_emb_size
+        n_layers = (1 if info.in_channels == 0 else 2) + info.num_extra
+        first_in = cfg.coords[0].total_dim if info.in_channels == 0 else info.in_channels + (fuser.total_dim if fuser else 0)
+        ins = [first_in] + [info.out_channels] * (n_layers - 1)
+        hyper += sum(cfg.w_dim * (i + info.out_channels) * cfg.fmm_rank for i in ins)
         if info.torgb:
-            per_block[info.grid] += 3 * info.out_channels * p
             hyper += cfg.w_dim * info.out_channels
+    if cfg.instance_norm:
+        native = [(r, r) for r in cfg.grid_resolutions()]
+        native_blocks, native_mod = synthesis(native, True)
+        hyper += sum(native_blocks) + native_mod
     return {"inr": sum(per_block) + modulation, "inr_per_block": per_block, "modulation": modulation, "hypernet": hyper}

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""What θ should hold for the sg2 family, measured: the FMM factors (each layer's affine
+output, modulated inside the INR graph) or the modulated weights (computed once per latent by
+the hypernetwork). Exports both INR graphs of a demo preset and times ONNX Runtime in
+alternating rounds at several sizes, batch 1; prints θ sizes and hypernetwork times too.
+
+    .venv/bin/python benchmarks/bench_sg2_theta.py --preset released-church --sizes 32,64,128,256 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inrgan_export.bench.timing import interleaved
+from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.export import export_graph
+from inrgan_export.families.sg2.model import SG2Generator
+from inrgan_export.split import split
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="released-church")
+    ap.add_argument("--sizes", default="32,64,128,256")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    import onnxruntime as ort
+
+    ckpt = demo_checkpoint(args.preset)
+    family = ckpt.family_spec
+    models = {}
+    for form in ("factors", "weights"):
+        m = SG2Generator(ckpt.build().cfg, theta_form=form)
+        m.load_state_dict(ckpt.state_dict)
+        models[form] = m.eval().requires_grad_(False)
+    z = torch.from_numpy(np.random.RandomState(0).randn(1, ckpt.build().z_dim).astype(np.float32))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.log_severity_level = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        sessions, thetas = {}, {}
+        for form, m in models.items():
+            graph = next(g for g in split(m, family.export_spec) if g.name == "inr")
+            path = Path(tmp) / f"inr_{form}.onnx"
+            export_graph(graph, m, family.export_spec, path)
+            sessions[form] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            with torch.no_grad():
+                thetas[form] = m.hypernet(z).numpy()
+            print(f"# θ {form}: {m.theta_dim:,} floats ({4 * m.theta_dim / 2**20:.2f} MiB per latent)", file=sys.stderr)
+        hyper = interleaved({f: (lambda m=m: m.hypernet(z)) for f, m in models.items()}, rounds=args.rounds)
+        for f, t in hyper.items():
+            print(f"hypernet (torch) {f:8s} {1e3 * t.median_s:9.2f} ms")
+        for n in (int(s) for s in args.sizes.split(",")):
+            grid = models["factors"].layout.build((n, n), None, batch=1).for_batch(1)
+            fns = {f: (lambda f=f: sessions[f].run(None, {"theta": thetas[f], **grid})) for f in sessions}
+            res = interleaved(fns, rounds=args.rounds)
+            a, b = res["factors"].median_s, res["weights"].median_s
+            print(f"INR {n:4d}x{n:<4d} factors {1e3 * a:9.2f} ms | weights {1e3 * b:9.2f} ms | factors/weights {a / b:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The INT8 precision plan: calibrate, sweep layer sensitivity, choose the layers that stay in
+floating point, and gate the result.
+
+1. ranges: the FMM bound for bounded per-sample weights, calibration data for the rest
+   (cached, keyed by graph, spec and version);
+2. sensitivity sweep: quantize one layer at a time, PSNR against FP32 on a small sweep set;
+3. plan: every layer in INT8; while the gate fails on the sweep set, the most harmful layer
+   (lowest single-layer PSNR) goes back to floating point;
+4. gate on a bank of 64 latents (seeds 0..63, disjoint from the calibration latents) at
+   native and ½ native against FP32 PyTorch: median PSNR ≥ 35 dB, worst ≥ ``min_psnr``
+   (30 by default), no NaN/Inf.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import onnx
+
+from ..errors import ParityError
+from ..families import DisplayMapping
+from ..imageio import psnr
+from ..latents import latents_from_seeds
+from ..log import info, progress, step
+from .data import GATE_LATENTS, CalibrationSpec, InrFeeds, describe
+from .graph import Layer, find_layers, fmm_bounds
+from .qdq import quantize
+from .ranges import cache_key, calibrate, load_cached, store
+
+MEDIAN_PSNR = 35.0
+SWEEP_LATENTS = 8
+
+
+@dataclass
+class Int8Plan:
+    int8_layers: list[str]
+    float_layers: list[dict[str, Any]]
+    sweep_psnr_db: dict[str, float]
+    full_plan_sweep_psnr_db: float
+    gates: dict[str, Any]
+    bounds: list[dict[str, Any]]
+    calibration: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_manifest(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sweep_psnr_db"] = {k: _f(v) for k, v in self.sweep_psnr_db.items()}
+        d["full_plan_sweep_psnr_db"] = _f(self.full_plan_sweep_psnr_db)
+        return d
+
+
+def _f(v: float):
+    return "inf" if np.isinf(v) else round(float(v), 3)
+
+
+class InrRunner:
+    """ONNX Runtime on an INR graph file: θ + per-grid inputs → images."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if threads:
+            so.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.names = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, theta: np.ndarray, grid: Mapping[str, np.ndarray], batch: int = 8) -> np.ndarray:
+        outs = []
+        for s in range(0, len(theta), batch):
+            th = theta[s : s + batch]
+            feeds = {k: v for k, v in grid.items() if k in self.names}
+            feeds = {k: (np.ascontiguousarray(np.broadcast_to(v[:1], (th.shape[0],) + v.shape[1:])) if k.startswith("coords_") else v)
+                     for k, v in feeds.items()}
+            outs.append(self.session.run(None, {"theta": th, **feeds})[0])
+        return np.concatenate(outs)
+
+
+def psnrs(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> list[float]:
+    return [psnr(ref[i : i + 1], out[i : i + 1], display) for i in range(ref.shape[0])]
+
+
+def build_plan(
+    fp32_inr: Path,
+    out_inr: Path,
+    manifest: Mapping[str, Any],
+    reference,  # a runtime Generator over the FP32 PyTorch model
+    spec: CalibrationSpec,
+    min_psnr: float = 30.0,
+    threads: int | None = None,
+    reduce_range_activations: bool = False,
+) -> Int8Plan:
+    """Write the INT8 INR graph for the plan that meets the gates to ``out_inr``."""
+    iface = reference.interface
+    display = iface.display
+    native = tuple(iface.native_size)
+    model = onnx.load(str(fp32_inr))
+    layers = sorted(find_layers(model, manifest["theta_layout"]),
+                    key=lambda l: next(s["offset"] for s in manifest["theta_layout"] if s["name"] == l.name))
+    if not layers:
+        raise ValueError("found no per-sample-weight MatMul in the INR graph to quantize")
+    bounds = fmm_bounds(model, layers)
+    timings: dict[str, float] = {}
+
+    # ---- ranges (cached)
+    graph_sha = hashlib.sha256(fp32_inr.read_bytes()).hexdigest()
+    key = cache_key(graph_sha, spec, native)
+    t0 = time.perf_counter()
+    ranges = load_cached(key)
+    from_cache = ranges is not None
+    if ranges is None:
+        with progress(-(-spec.latents // spec.batch), "calibration") as bar:
+            reader = InrFeeds(reference.hypernet, iface.layout, iface.theta_name, iface.z_dim, spec, native, bar)
+            with step(f"calibrating ({spec.method}) on {spec.latents} latents over {', '.join(describe(spec, native))}"):
+                ranges = calibrate(fp32_inr, reader, spec)
+        store(key, ranges, {"graph_sha256": graph_sha, **spec.key_fields()})
+    timings["calibration"] = time.perf_counter() - t0
+    info(f"  calibration ranges {'from cache' if from_cache else 'computed'} (key {key[:12]})")
+
+    # ---- evaluation sets: sweep (8 latents at ½ native) and gate (64 latents at native and ½)
+    half = (max(1, native[0] // 2), max(1, native[1] // 2))
+    z_gate = latents_from_seeds(list(range(GATE_LATENTS)), iface.z_dim)
+    theta_gate = reference.hypernet(z_gate)
+    grid_half = iface.layout.build(half, None, batch=1).arrays
+    grid_native = iface.layout.build(native, None, batch=1).arrays
+    with step(f"FP32 PyTorch reference of {GATE_LATENTS} gate latents at {native[0]}x{native[1]} and {half[0]}x{half[1]}"):
+        ref_half = reference.render(theta_gate, half)
+        ref_native = reference.render(theta_gate, native)
+    feed = {"theta": theta_gate[:1], **{k: v for k, v in grid_half.items()}}
+    work = out_inr.with_name(out_inr.stem + ".candidate.onnx")
+
+    def plan_psnr(plan: Sequence[str], latents: int = SWEEP_LATENTS) -> float:
+        quantize(fp32_inr, work, layers, plan, ranges, bounds, feed, reduce_range_activations)
+        out = InrRunner(work, threads)(theta_gate[:latents], grid_half)
+        return min(psnrs(ref_half[:latents], out, display))
+
+    t0 = time.perf_counter()
+    names = [l.name for l in layers]
+    sweep: dict[str, float] = {}
+    with progress(len(names), "sensitivity sweep") as bar, step(f"sensitivity sweep over {len(names)} layers (one INT8 layer at a time)"):
+        for name in names:
+            sweep[name] = plan_psnr([name])
+            bar.update(1)
+    full = plan_psnr(names)
+    plan = list(names)
+    dropped: list[dict[str, Any]] = []
+    sweep_floor = max(min_psnr, MEDIAN_PSNR)  # the sweep set is small: hold it to the median gate
+    current = full
+    while plan and current < sweep_floor:
+        worst = min(plan, key=lambda n: sweep[n])
+        plan.remove(worst)
+        current = plan_psnr(plan) if plan else float("inf")
+        dropped.append({"layer": worst, "reason": f"sensitivity: alone in INT8 it gives {_f(sweep[worst])} dB",
+                        "plan_psnr_db_after": _f(current)})
+    timings["sweep_and_plan"] = time.perf_counter() - t0
+
+    # ---- final graph and gates
+    quantize(fp32_inr, out_inr, layers, plan, ranges, bounds, feed, reduce_range_activations)
+    work.unlink(missing_ok=True)
+    run = InrRunner(out_inr, threads)
+    t0 = time.perf_counter()
+    with step(f"INT8 gate on {GATE_LATENTS} latents"):
+        p_half = psnrs(ref_half, run(theta_gate, grid_half), display)
+        out_native = run(theta_gate, grid_native)
+        p_native = psnrs(ref_native, out_native, display)
+    timings["gate"] = time.perf_counter() - t0
+    every = p_half + p_native
+    finite = bool(np.isfinite(out_native).all())
+    gates = {
+        "latents": GATE_LATENTS, "latent_seeds": f"0..{GATE_LATENTS - 1}", "grids": [f"{native[0]}x{native[1]}", f"{half[0]}x{half[1]}"],
+        "median_psnr_db": _f(float(np.median(every))), "worst_psnr_db": _f(float(np.min(every))),
+        "median_threshold_db": MEDIAN_PSNR, "worst_threshold_db": min_psnr, "nan_inf": not finite,
+        "per_grid": {f"{native[0]}x{native[1]}": {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
+                     f"{half[0]}x{half[1]}": {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}},
+    }
+    gates["passed"] = bool(plan) and finite and float(np.median(every)) >= MEDIAN_PSNR and float(np.min(every)) >= min_psnr
+    if not plan:
+        gates["reason"] = f"no layer can run in INT8 at a worst-case PSNR of {min_psnr} dB (every one was moved back to float)"
+    observed = {t: max(abs(lo), abs(hi)) for t, (lo, hi) in ranges.items()}
+    bound_report = [
+        {"layer": l.name, "tensor": l.weight, "fmm_bound": bounds[l.weight].bound,
+         "observed_max_abs": observed.get(l.weight), "bound_over_observed": (bounds[l.weight].bound / observed[l.weight]) if observed.get(l.weight) else None}
+        for l in layers if l.weight in bounds
+    ]
+    return Int8Plan(
+        int8_layers=plan,
+        float_layers=dropped + [{"layer": "Fourier features (basis product, sin/cos)", "reason": "always floating point"},
+                                {"layer": "FMM modulation products A.B", "reason": "always floating point (per-sample weight construction)"}],
+        sweep_psnr_db=sweep,
+        full_plan_sweep_psnr_db=full,
+        gates=gates,
+        bounds=bound_report,
+        calibration={"activation_bits": 7 if reduce_range_activations else 8,
+                     "method": spec.method, "percentile": spec.percentile if spec.method == "percentile" else None,
+                     "latents": spec.latents, "latent_seeds": f"{spec.seed}..{spec.seed + spec.latents - 1}",
+                     "grids": describe(spec, native), "cache_key": key, "cache_used": from_cache,
+                     "weight_scales_from_fmm_bound": [l.name for l in layers if l.weight in bounds and l.name in plan],
+                     "weight_scales_from_data": [l.name for l in layers if l.weight not in bounds and l.name in plan],
+                     "activation_scales_from_data": [l.name for l in layers if l.name in plan]},
+        seconds=timings,
+    )
+
+
+def check_gates(plan: Int8Plan) -> None:
+    g = plan.gates
+    if not g["passed"]:
+        raise ParityError(
+            f"INT8 gate failed: median PSNR {g['median_psnr_db']} dB (needs ≥ {g['median_threshold_db']}), "
+            f"worst {g['worst_psnr_db']} dB (needs ≥ {g['worst_threshold_db']}) over {g['latents']} latents"
+            + (", NaN/Inf in output" if g["nan_inf"] else "")
+        )

@@ -1,0 +1,158 @@
+"""INT8 (inrgan_export.calibration): Q/DQ structure and numbers, the FMM bound, the
+calibration cache and determinism, gates through the real CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from inrgan_export.calibration.data import CalibrationSpec, InrFeeds, calibration_grids
+from inrgan_export.calibration.graph import find_layers, fmm_bounds
+from inrgan_export.calibration.qdq import inspect_qdq
+from inrgan_export.calibration.ranges import cache_key, calibrate
+from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.families.paper.model import FMMLinear
+from inrgan_export.imageio import psnr
+from inrgan_export.families import DisplayMapping
+from inrgan_export.runtime import open_bundle, open_checkpoint
+
+from ..conftest import assert_one_line_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def tiny_int8(tmp_path_factory, cache):
+    out = tmp_path_factory.mktemp("int8") / "tiny_q"
+    proc = run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--calib-latents", "16", "-o", out,
+                   cwd=out.parent, env={"INRGAN_EXPORT_CACHE": str(cache)})
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_qdq_graph_structure(tiny_int8, tiny_bundle):
+    m = json.loads((tiny_int8 / "manifest.json").read_text())
+    q = onnx.load(str(tiny_int8 / "inr.onnx"))
+    fp32 = onnx.load(str(tiny_bundle / "inr.onnx"))
+    layers = {l.node: l for l in find_layers(fp32, m["theta_layout"])}
+    plan = set(m["int8"]["int8_layers"])
+    bounds = {b.tensor: b.bound for b in fmm_bounds(fp32, list(layers.values())).values()}
+    info = inspect_qdq(q)
+    quantized = {name for name, mm in info.items() if all(mm.inputs_quantized)}
+    assert quantized == {n for n, l in layers.items() if l.name in plan}
+    for name in quantized:
+        mm = info[name]
+        assert mm.dtypes == ("int8", "int8") and mm.zero_points == (0, 0)  # symmetric INT8
+        layer = layers[name]
+        if layer.weight in bounds:  # per-sample weight scale from the FMM bound, not data
+            assert mm.scales[0] == pytest.approx(bounds[layer.weight] / 127, rel=1e-6)
+        assert mm.scales[1] > 0
+    # the Fourier basis products and the FMM modulation products stay in floating point
+    float_mm = [n for n, mm in info.items() if not any(mm.inputs_quantized)]
+    fmm = sum(l.kind == "fmm" for l in layers.values())
+    assert len(float_mm) == 3 + fmm  # one basis product per block, one modulation product per FMM layer
+    counts = {op: sum(n.op_type == op for n in q.graph.node) for op in ("QuantizeLinear", "DequantizeLinear")}
+    # one Q/DQ pair per distinct quantized operand (block outputs feed ToRGB and the next
+    # connector through one pair); MatMul outputs are not re-quantized
+    operands = {t for n in quantized for t in (layers[n].weight, layers[n].activation)}
+    assert counts == {"QuantizeLinear": len(operands), "DequantizeLinear": len(operands)}
+
+
+def test_int8_numbers_meet_the_gates_and_are_recorded(tiny_int8):
+    m = json.loads((tiny_int8 / "manifest.json").read_text())
+    int8 = m["int8"]
+    g = int8["gates"]
+    assert g["passed"] and g["latents"] == 64 and g["median_psnr_db"] >= 35 and g["worst_psnr_db"] >= 30
+    assert set(int8["sweep_psnr_db"]) >= set(int8["int8_layers"])
+    assert int8["calibration"]["activation_bits"] == 7 and int8["calibration"]["latents"] == 16
+    assert int8["calibration"]["latent_seeds"].startswith("1000000")  # disjoint from the gate bank 0..63
+    # recomputed here, independently of the export: INT8 vs the FP32 PyTorch reference
+    ref = open_checkpoint("demo:tiny")
+    z = np.random.RandomState(77).randn(8, 16).astype(np.float32)
+    with open_bundle(tiny_int8) as g8:
+        out = g8.generate(z, (16, 16))
+    expected = ref.generate(z, (16, 16))
+    values = [psnr(expected[i : i + 1], out[i : i + 1], DisplayMapping()) for i in range(8)]
+    assert np.median(values) >= 35 and min(values) >= 30 and np.isfinite(out).all()
+    assert np.abs(out - expected).max() > 1e-4  # it really is quantized
+    report = json.loads((tiny_int8 / "parity.json").read_text())
+    assert report["passed"] and report["gates"]["onnxruntime split"]["min_psnr_db"] == 30
+
+
+def test_fmm_bound_holds_on_checkpoint_and_random_weights():
+    model = demo_checkpoint("tiny").build()
+    gen = torch.Generator().manual_seed(3)
+    for module in (m for m in model.modules() if isinstance(m, FMMLinear)):
+        for scale in (1.0, 10.0):  # checkpoint weights, then far larger shared weights
+            with torch.no_grad():
+                shared = module.shared_weight() * scale
+                seg = torch.randn(16, module.theta_size, generator=gen) * 5
+                w, _ = module.modulated_weight(seg)
+                w = w * scale
+            assert (w.abs() <= 2 * shared.abs().unsqueeze(0) + 1e-6).all()
+            assert w.abs().max() <= 2 * shared.abs().max() + 1e-6
+
+
+def test_bounds_found_in_the_graph_equal_twice_the_shared_weight(tiny_bundle):
+    m = json.loads((tiny_bundle / "manifest.json").read_text())
+    layers = find_layers(onnx.load(str(tiny_bundle / "inr.onnx")), m["theta_layout"])
+    bounds = fmm_bounds(onnx.load(str(tiny_bundle / "inr.onnx")), layers)
+    model = demo_checkpoint("tiny").build()
+    by_name = {l.name: bounds[l.weight].bound for l in layers if l.weight in bounds}
+    assert by_name["b1.layer0"] == pytest.approx(2 * float(model.inr.blocks[1].layers[0].weight.abs().max()), rel=1e-6)
+    assert by_name["b2.connector.hr"] == pytest.approx(2 * float(model.inr.blocks[2].connector.hr.weight.abs().max()), rel=1e-6)
+    assert "b0.to_rgb" not in by_name  # ToRGB is fully predicted: no bound, calibrated from data
+
+
+def test_calibration_is_deterministic_and_cache_keys_track_weights(tiny_bundle, tmp_path):
+    ref = open_checkpoint("demo:tiny")
+    iface = ref.interface
+    spec = CalibrationSpec(latents=8, method="max")
+    a = calibrate(tiny_bundle / "inr.onnx", InrFeeds(ref.hypernet, iface.layout, "theta", 16, spec, (16, 16)), spec)
+    b = calibrate(tiny_bundle / "inr.onnx", InrFeeds(ref.hypernet, iface.layout, "theta", 16, spec, (16, 16)), spec)
+    assert a == b and len(a) > 10
+    k = cache_key("graph-a", spec, (16, 16))
+    assert k == cache_key("graph-a", spec, (16, 16))
+    assert k != cache_key("graph-b", spec, (16, 16))
+    assert k != cache_key("graph-a", CalibrationSpec(latents=8, method="entropy"), (16, 16))
+    assert k != cache_key("graph-a", CalibrationSpec(latents=8, method="max", seed=5), (16, 16))
+    sizes = calibration_grids(CalibrationSpec(), (256, 256))
+    assert any(s[0] != s[1] for s, _ in sizes) and any(not w.is_full() for _, w in sizes)
+    assert all(h * w <= 128 * 128 for (h, w), _ in sizes)
+
+
+def test_cache_is_reused_only_for_the_same_weights(tiny_int8, cache, tmp_path):
+    first = json.loads((tiny_int8 / "manifest.json").read_text())["int8"]["calibration"]
+    assert first["cache_used"] is False
+    again = tmp_path / "again"
+    env = {"INRGAN_EXPORT_CACHE": str(cache)}
+    proc = run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--calib-latents", "16", "-o", again, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    second = json.loads((again / "manifest.json").read_text())["int8"]["calibration"]
+    assert second["cache_used"] is True and second["cache_key"] == first["cache_key"]
+    # one weight changed: another graph, another key, the cache is not used
+    ckpt = demo_checkpoint("tiny")
+    ckpt.state_dict["inr.blocks.1.layers.0.weight"] = ckpt.state_dict["inr.blocks.1.layers.0.weight"].clone() * 1.01
+    ckpt._model = None
+    ckpt.save(tmp_path / "changed.pt")
+    changed = tmp_path / "changed"
+    proc = run_cli("export", tmp_path / "changed.pt", "--target", "onnx", "--precision", "int8", "--calib-latents", "16",
+                   "--min-psnr", "99", "-o", changed, cwd=tmp_path, env=env)
+    third = json.loads((changed / "manifest.json").read_text())["int8"]
+    assert third["calibration"]["cache_used"] is False and third["calibration"]["cache_key"] != first["cache_key"]
+    # and --min-psnr 99 cannot be met: the complete bundle is published, exit 4 names the gate
+    assert_one_line_error(proc, 4, "INT8 gate failed", "worst")
+    assert third["gates"]["passed"] is False
+
+
+def test_int8_options_are_validated(tmp_path):
+    assert_one_line_error(run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--min-psnr", "-3", "-o", tmp_path / "x",
+                                  cwd=tmp_path), 2, "-3")
+    assert_one_line_error(run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--calib-method", "mse", "-o",
+                                  tmp_path / "x", cwd=tmp_path), 2, "mse", "percentile")
