@@ -37,8 +37,8 @@ def test_quick_bench_writes_every_file(tmp_path):
     assert "Table 1" in report and "38.76" in report and "demo:church" in report
 
 
-def test_macs_only_and_bad_options(tmp_path):
-    proc = run_cli("bench", "demo:tiny", "--macs-only", "--sizes", "16,32", "-o", tmp_path / "m", cwd=tmp_path)
+def test_macs_only_on_a_bundle_and_bad_options(tiny_bundle, tmp_path):
+    proc = run_cli("bench", tiny_bundle, "--macs-only", "--sizes", "16,32", "-o", tmp_path / "m", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     res = json.loads((tmp_path / "m" / "results.json").read_text())
     assert res["points"] == [] and len(res["macs"]) == 2
