@@ -14,6 +14,23 @@ def _plt():
     return plt
 
 
+def _finish(fig, ax, path: Path, ylabel: str, title: str, xlabel: str = "output resolution (√pixels)", logy: bool = True) -> Path:
+    """The styling every plot shares: log2 x axis, grid, legend, saved as PNG."""
+    plt = _plt()
+    ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def macs_plot(results: dict[str, Any], path: Path) -> Path:
     """The paper's Figure 9: GMACs against output resolution (log-log) for the INR (analytic
     line, counted markers), the convolutional baseline (flat: it renders at native size) and
@@ -29,17 +46,7 @@ def macs_plot(results: dict[str, Any], path: Path) -> Path:
                 label=f"StyleGAN2 (renders {results['native'][0]}², then resamples)")
     ax.plot(side, [r["hypernet_macs_counted"] / 1e9 for r in rows], ":", color="C2", label="hypernetwork (once per latent)")
     ax.axvline(results["native"][0], color="0.7", lw=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("output resolution (√pixels)")
-    ax.set_ylabel("GMACs per image")
-    ax.set_title(f"MACs vs resolution — {results['source']}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path, "GMACs per image", f"MACs vs resolution — {results['source']}")
 
 
 def latency_plot(results: dict[str, Any], path: Path) -> Path:
@@ -54,17 +61,7 @@ def latency_plot(results: dict[str, Any], path: Path) -> Path:
         y = [p["inr_median_ms"] for p in pts]
         err = [p["inr_iqr_ms"] / 2 for p in pts]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=2, label=f"{backend} {precision} (batch {batch})")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("output resolution (√pixels)")
-    ax.set_ylabel("INR latency per call (ms, median ± IQR/2)")
-    ax.set_title("Latency vs resolution")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path, "INR latency per call (ms, median ± IQR/2)", "Latency vs resolution")
 
 
 def throughput_plot(results: dict[str, Any], path: Path) -> Path:
@@ -79,13 +76,4 @@ def throughput_plot(results: dict[str, Any], path: Path) -> Path:
             continue
         pts = sorted(pts, key=lambda p: p["batch"])
         ax.plot([p["batch"] for p in pts], [p["images_per_s"] for p in pts], marker="o", label=f"{backend} {precision} {h}x{w}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch")
-    ax.set_ylabel("images per second (INR)")
-    ax.set_title("Throughput vs batch")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path, "images per second (INR)", "Throughput vs batch", xlabel="batch", logy=False)
