@@ -2,9 +2,13 @@
 """INR throughput on this machine's CPU, measured side by side in one run, in alternating
 rounds: sgemm peak (4096^3 float32 matmul in PyTorch and in ONNX Runtime; the faster is the
 peak) | PyTorch eager reference | ONNX Runtime FP32 | OpenVINO at each precision the CPU runs
-(inference precision set explicitly and read back) — on the INR of a demo preset.
+(inference precision set explicitly and read back) — on the INR of a demo preset. With --int8-bundle (an INT8 bundle of the same preset, e.g. from
+`inrgan-export demo:church --target openvino --precision int8`) its Q/DQ INR graph is timed in
+the same rounds through ONNX Runtime and through OpenVINO (the bundle's IR, f32 inference
+precision, INT8 from its FakeQuantize nodes), and each is compared with its FP32 path.
 
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --size 256 --threads 2
+    .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --openvino fp32 --int8-bundle church_ov8/
 
 Prints median time, IQR, GFLOP/s (2 x analytic MACs / median) and % of the sgemm peak; with
 --json writes the numbers and the machine's description.
@@ -36,6 +40,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--openvino", default="fp32,bf16", help="OpenVINO precisions to time (skipped where the CPU lacks them)")
+    ap.add_argument("--int8-bundle", type=Path, default=None, help="an INT8 bundle of the same preset: time its Q/DQ INR too")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -62,6 +67,8 @@ def main() -> int:
         so.intra_op_num_threads = args.threads
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         ov_paths = openvino_paths(path, args.openvino.split(","), args.threads, {"theta": theta.numpy(), **grid})
+    if args.int8_bundle is not None:
+        ov_paths.update(int8_paths(args.int8_bundle, args.preset, args.threads, {"theta": theta.numpy(), **grid}))
     feeds = {"theta": theta.numpy(), **grid}
     with torch.no_grad():
         ref = model.inr(theta, *tensors).numpy()
@@ -93,12 +100,16 @@ def main() -> int:
     for name, err in max_abs_ov.items():
         ratio = timings["onnxruntime fp32"].median_s / timings[name].median_s
         print(f"{name}: {ratio:.2f}x the speed of ONNX Runtime FP32; max |diff| vs torch {err:.2e}")
+    for fp32, int8 in (("onnxruntime fp32", "onnxruntime int8"), ("openvino fp32", "openvino int8")):
+        if fp32 in timings and int8 in timings:
+            print(f"{int8} / {fp32} speed-up: {timings[fp32].median_s / timings[int8].median_s:.2f}x")
     if "openvino bf16" in timings and "openvino fp32" in timings:
         print(f"OpenVINO bf16 / fp32 speed-up: {timings['openvino fp32'].median_s / timings['openvino bf16'].median_s:.2f}x")
     if args.json:
         record = {
             "preset": args.preset, "size": list(size), "batch": args.batch, "threads": args.threads, "inr_macs": macs,
-            "peak_gflops": peak, "max_abs_onnxruntime_vs_torch": max_abs,
+            "peak_gflops": peak, "max_abs_onnxruntime_vs_torch": max_abs, "max_abs_vs_torch": max_abs_ov,
+            "int8_bundle": str(args.int8_bundle) if args.int8_bundle else None,
             "paths": {n: {**timings[n].to_json(), "gflops": gflops[n], "percent_of_peak": 100 * gflops[n] / peak} for n in timings},
             "machine": machine_info(),
         }
@@ -133,6 +144,39 @@ def openvino_paths(onnx_path: Path, precisions: list[str], threads: int, feeds: 
             return request.get_output_tensor(0).data
 
         out[f"openvino {p}"] = (run, np.array(run(), copy=True))
+    return out
+
+
+def int8_paths(bundle_dir: Path, preset: str, threads: int, feeds: dict) -> dict:
+    """{"onnxruntime int8": ..., "openvino int8": ...} from an INT8 bundle's INR graph (Q/DQ
+    ONNX for ONNX Runtime, the bundle's IR for OpenVINO when it has one)."""
+    import onnxruntime as ort
+
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    if manifest.get("precision") != "int8":
+        raise SystemExit(f"--int8-bundle {bundle_dir}: precision is {manifest.get('precision')!r}, expected 'int8'")
+    if manifest["interface"]["theta_dim"] != feeds["theta"].shape[1]:
+        raise SystemExit(f"--int8-bundle {bundle_dir}: theta_dim {manifest['interface']['theta_dim']}, "
+                         f"expected {feeds['theta'].shape[1]} (a bundle of demo:{preset})")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(bundle_dir / "inr.onnx"), so, providers=["CPUExecutionProvider"])
+    out = {"onnxruntime int8": (lambda: sess.run(None, feeds)[0], sess.run(None, feeds)[0])}
+    ir = bundle_dir / "inr.xml"
+    if ir.exists():
+        import openvino as ov
+        from inrgan_export.runtime.openvino_backend import inference_precision
+
+        compiled = ov.Core().compile_model(str(ir), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
+        assert inference_precision(compiled) == "f32"
+        request = compiled.create_infer_request()
+
+        def run(request=request):
+            request.infer(feeds)
+            return request.get_output_tensor(0).data
+
+        out["openvino int8"] = (run, np.array(run(), copy=True))
     return out
 
 

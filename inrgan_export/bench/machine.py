@@ -6,7 +6,17 @@ import platform
 import subprocess
 from pathlib import Path
 
-FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile")
+FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile")
+
+
+def isa_flags() -> list[str] | None:
+    """The flags of FLAGS_OF_INTEREST this CPU has (None where /proc/cpuinfo is missing)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return None
+    text = cpuinfo.read_text(errors="replace")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in FLAGS_OF_INTEREST if f in flags]
 
 
 def machine_info() -> dict:
@@ -18,8 +28,7 @@ def machine_info() -> dict:
             if line.startswith("model name"):
                 info["cpu_model"] = line.split(":", 1)[1].strip()
                 break
-        flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-        info["isa_flags"] = [f for f in FLAGS_OF_INTEREST if f in flags]
+        info["isa_flags"] = isa_flags()
     try:
         info["affinity_cpus"] = len(os.sched_getaffinity(0))
     except AttributeError:

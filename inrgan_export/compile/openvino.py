@@ -11,8 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..log import step
+import numpy as np
+
+from ..log import info, step
 from . import CompileContext, CompileResult, RuntimeSpec, Target
+
+
+def int8_dot_product_isa() -> list[str]:
+    """The INT8 dot-product ISA extensions of this CPU (empty where none; None where unknown)."""
+    from ..bench.machine import isa_flags
+
+    flags = isa_flags()
+    return None if flags is None else [f for f in ("avx_vnni", "avx512_vnni", "amx_int8") if f in flags]
 
 
 class OpenVINOTarget(Target):
@@ -31,7 +41,7 @@ class OpenVINOTarget(Target):
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         from ..bundle import Bundle
-        from ..runtime.openvino_backend import OpenVINOGenerator, import_openvino, inference_precision
+        from ..runtime.openvino_backend import OpenVINOGenerator, import_openvino, inference_precision, matmul_kernels
 
         ov = import_openvino()
         opts = ctx.options
@@ -65,9 +75,17 @@ class OpenVINOTarget(Target):
         with gen:
             section["inference_precision_hint"] = gen.config()["INFERENCE_PRECISION_HINT"]
             section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in ("hypernet", "inr", "generator")}
+            if opts.precision == "int8":
+                # kernels are chosen at a shape's first inference: render the native size once
+                gen.generate(np.zeros((1, gen.interface.z_dim), np.float32), gen.interface.native_size)
+                section["inr_matmul_kernels"] = matmul_kernels(gen.compile("inr"))
         merged_graphs = {n: {**(additions.get("graphs", {}).get(n, {})), **g} for n, g in graphs.items()}
         if opts.precision == "int8":
             section["quantization"] = "INT8 from the bundle's Q/DQ graph (FakeQuantize); the rest f32"
+            if section["device"] == "CPU" and int8_dot_product_isa() == []:
+                info("note: this CPU has no INT8 dot-product instructions (AVX-VNNI, AVX512-VNNI or AMX): OpenVINO "
+                     f"runs the INT8 MatMuls with {', '.join(k for k in section['inr_matmul_kernels'] if k.startswith('i8'))}; on such CPUs it measured "
+                     "slower than fp32 (BENCHMARKS.md), so prefer --precision fp32 here or --target onnx --precision int8")
         return CompileResult(manifest={**additions, "graphs": merged_graphs, "openvino": section, "default_backend": "openvino"},
                              deferred_error=error)
 

@@ -170,6 +170,20 @@ class OpenVINOGenerator(Generator):
         return self._infer("generator", {self.interface.hypernet_inputs[0]: z, **extras, **grid})
 
 
+def matmul_kernels(compiled: Any) -> dict[str, int]:
+    """How many MatMuls of a compiled model run with each kernel, as '<runtime precision> <kernel>'
+    (from the runtime model: e.g. 'i8 jit_gemm_i8', 'f32 brgemm_avx2_f32'). Which kernel runs an
+    INT8 MatMul decides whether INT8 is faster than f32 at all on a CPU."""
+    counts: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "layerType" not in info or info["layerType"].astype(str) != "MatMul":
+            continue
+        key = f"{info['runtimePrecision'].astype(str)} {info['primitiveType'].astype(str)}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def inference_precision(compiled: Any) -> str | None:
     """The inference precision a compiled model reports ('f32', 'bf16', 'f16')."""
     try:

@@ -85,6 +85,31 @@ def test_int8_numbers_meet_the_gates_and_are_recorded(tiny_int8):
     assert report["passed"] and report["gates"]["onnxruntime split"]["min_psnr_db"] == 30
 
 
+def test_openvino_int8_runs_the_plan_in_int8_and_meets_the_gates(tiny_int8, cache, tmp_path):
+    out = tmp_path / "tiny_ov8"
+    proc = run_cli("demo:tiny", "--target", "openvino", "--precision", "int8", "--calib-latents", "16", "-o", out,
+                   cwd=tmp_path, env={"INRGAN_EXPORT_CACHE": str(cache)})
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["int8"]["calibration"]["cache_used"]  # same weights, grids, method and seed as tiny_int8
+    assert m["int8"]["int8_layers"] == json.loads((tiny_int8 / "manifest.json").read_text())["int8"]["int8_layers"]
+    ov = m["openvino"]
+    assert ov["precision"] == "int8" and ov["inference_precision"]["inr"] == "f32"
+    # every MatMul of the Q/DQ plan runs as an INT8 kernel in OpenVINO, the others in f32
+    quantized = sum(all(mm.inputs_quantized) for mm in inspect_qdq(onnx.load(str(out / "inr.onnx"))).values())
+    assert sum(n for k, n in ov["inr_matmul_kernels"].items() if k.startswith("i8 ")) == quantized > 0
+    ref = open_checkpoint("demo:tiny")
+    z = np.random.RandomState(78).randn(8, 16).astype(np.float32)
+    with open_bundle(out) as g8:
+        assert g8.compiled_precision("inr") == "f32"
+        got = g8.generate(z, (16, 16))
+    expected = ref.generate(z, (16, 16))
+    values = [psnr(expected[i : i + 1], got[i : i + 1], DisplayMapping()) for i in range(8)]
+    assert np.median(values) >= 35 and min(values) >= 30 and np.isfinite(got).all()
+    assert np.abs(got - expected).max() > 1e-4
+    assert json.loads((out / "parity.json").read_text())["passed"]
+
+
 def test_fmm_bound_holds_on_checkpoint_and_random_weights():
     model = demo_checkpoint("tiny").build()
     gen = torch.Generator().manual_seed(3)
