@@ -63,19 +63,37 @@ def theta_offset(index: GraphIndex, tensor: str, theta_name: str = "theta") -> i
     return best
 
 
-def find_layers(model: onnx.ModelProto, theta_layout: Sequence[Mapping]) -> list[Layer]:
-    """The INR's per-sample-weight MatMuls, named by θ segment, in graph order."""
+def reaches(index: GraphIndex, tensor: str, inputs: set[str]) -> bool:
+    """Whether any of the graph inputs ``inputs`` lies behind ``tensor`` (whole ancestry)."""
+    seen, stack = set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if t in inputs:
+            return True
+        if t in seen:
+            continue
+        seen.add(t)
+        node = index.producer.get(t)
+        if node is not None:
+            stack.extend(i for i in node.input if i)
+    return False
+
+
+def find_layers(model: onnx.ModelProto, theta_layout: Sequence[Mapping], theta_name: str = "theta") -> list[Layer]:
+    """The INR's per-sample-weight MatMuls, named by θ segment, in graph order: a MatMul whose
+    weight comes from θ and whose other operand is on the pixel path (behind a grid input).
+    Products of θ alone — the FMM modulation A·B of either family — are not layers."""
     index = GraphIndex(model)
+    grid_inputs = {i.name for i in model.graph.input if i.name != theta_name}
     layers = []
     for node in model.graph.node:
         if node.op_type != "MatMul":
             continue
-        off = theta_offset(index, node.input[0])
+        off = theta_offset(index, node.input[0], theta_name)
         seg = _segment(theta_layout, off)
         if seg is None or seg["kind"] == "fourier":
             continue
-        # A·B of the FMM modulation also comes from θ: it is the one feeding a Sigmoid
-        if any(n.op_type == "Sigmoid" and node.output[0] in n.input for n in model.graph.node):
+        if not reaches(index, node.input[1], grid_inputs):
             continue
         layers.append(Layer(seg["name"], node.name, node.input[0], node.input[1], seg["kind"]))
     return layers

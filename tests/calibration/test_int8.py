@@ -3,6 +3,7 @@ calibration cache and determinism, gates through the real CLI."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -108,6 +109,45 @@ def test_openvino_int8_runs_the_plan_in_int8_and_meets_the_gates(tiny_int8, cach
     assert np.median(values) >= 35 and min(values) >= 30 and np.isfinite(got).all()
     assert np.abs(got - expected).max() > 1e-4
     assert json.loads((out / "parity.json").read_text())["passed"]
+
+
+def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes(tmp_path):
+    """The released family: demod FMM gives no usable bound (scales from data), the predicted
+    Fourier basis and the modulation products L·R are never layers, and when a plan that
+    passed the small sweep set fails the 64-latent gate, layers go back to float until it holds."""
+    from inrgan_export.calibration.qdq import inspect_qdq
+
+    pkl = Path(__file__).resolve().parents[1] / "data" / "sg2" / "misc.pkl"
+    fp32 = tmp_path / "misc_onnx"
+    assert run_cli(pkl, "--target", "onnx", "-o", fp32, cwd=tmp_path).returncode == 0
+    out = tmp_path / "misc_q"
+    proc = run_cli(pkl, "--target", "onnx", "--precision", "int8", "--calib-latents", "8", "-o", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    layout = {seg["name"]: seg["kind"] for seg in m["theta_layout"]}
+    layers = find_layers(onnx.load(str(fp32 / "inr.onnx")), m["theta_layout"])
+    # one MatMul per FMM / ToRGB segment of θ; none for the predicted Fourier basis
+    assert sorted(l.name for l in layers) == sorted(n for n, k in layout.items() if k in ("fmm", "styles"))
+    assert any(k == "fourier" for k in layout.values())
+    int8 = m["int8"]
+    assert int8["gates"]["passed"] and int8["gates"]["worst_psnr_db"] >= 30 and int8["gates"]["median_psnr_db"] >= 35
+    assert int8["calibration"]["weight_scales_from_fmm_bound"] == []
+    info = inspect_qdq(onnx.load(str(out / "inr.onnx")))
+    quantized = {name for name, mm in info.items() if all(mm.inputs_quantized)}
+    by_node = {l.node: l.name for l in layers}
+    assert {by_node[n] for n in quantized} == set(int8["int8_layers"]) and len(quantized) == len(int8["int8_layers"])
+    regated = [d for d in int8["float_layers"] if "gate_worst_psnr_db_after" in d]
+    assert int8["gates"]["attempts"] == 1 + len(regated)
+    assert set(int8["int8_layers"]).isdisjoint(d["layer"] for d in int8["float_layers"])
+    # recomputed here: the INT8 bundle against the FP32 PyTorch model of the pickle
+    z = np.random.RandomState(5).randn(8, m["interface"]["z_dim"]).astype(np.float32)
+    with open_bundle(out) as g8:
+        got = g8.generate(z, (32, 32))
+    expected = open_checkpoint(str(pkl)).generate(z, (32, 32))
+    d = m["interface"]["display"]
+    display = DisplayMapping(tuple(d["clamp"]), d["scale"], d["offset"])
+    values = [psnr(expected[i : i + 1], got[i : i + 1], display) for i in range(8)]
+    assert np.median(values) >= 35 and np.isfinite(got).all() and np.abs(got - expected).max() > 1e-4
 
 
 def test_fmm_bound_holds_on_checkpoint_and_random_weights():

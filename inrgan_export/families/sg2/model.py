@@ -437,7 +437,8 @@ class SG2Generator(nn.Module):
             fuser = block.fuser
             if fuser is not None and fuser.spec.predictable_emb_size:
                 p = fuser.spec.predictable_emb_size
-                add(f"{b}.coords", 3 * p, "linear", (("weight", (p, 2)), ("bias", (p,))))
+                # the predicted Fourier basis (w·coords + b → sin/cos): kind "fourier", as in the paper family
+                add(f"{b}.coords", 3 * p, "fourier", (("weight", (p, 2)), ("bias", (p,))))
             for lname, layer in block.layers():
                 o, i, r = layer.out_channels, layer.in_channels, layer.rank
                 if weights:
