@@ -17,7 +17,7 @@ from ..log import info, step
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 
-def int8_dot_product_isa() -> list[str]:
+def int8_dot_product_isa() -> list[str] | None:
     """The INT8 dot-product ISA extensions of this CPU (empty where none; None where unknown)."""
     from ..bench.machine import isa_flags
 
