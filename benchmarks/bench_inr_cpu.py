@@ -2,7 +2,9 @@
 """INR throughput on this machine's CPU, measured side by side in one run, in alternating
 rounds: sgemm peak (4096^3 float32 matmul in PyTorch and in ONNX Runtime; the faster is the
 peak) | PyTorch eager reference | ONNX Runtime FP32 | OpenVINO at each precision the CPU runs
-(inference precision set explicitly and read back) — on the INR of a demo preset. With --int8-bundle (an INT8 bundle of the same preset, e.g. from
+(inference precision set explicitly and read back) — on the INR of a demo preset.
+
+With --int8-bundle (an INT8 bundle of the same preset, e.g. from
 `inrgan-export demo:church --target openvino --precision int8`) its Q/DQ INR graph is timed in
 the same rounds through ONNX Runtime and through OpenVINO (the bundle's IR, f32 inference
 precision, INT8 from its FakeQuantize nodes), and each is compared with its FP32 path.

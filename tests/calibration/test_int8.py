@@ -115,8 +115,6 @@ def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes
     """The released family: demod FMM gives no usable bound (scales from data), the predicted
     Fourier basis and the modulation products L·R are never layers, and when a plan that
     passed the small sweep set fails the 64-latent gate, layers go back to float until it holds."""
-    from inrgan_export.calibration.qdq import inspect_qdq
-
     pkl = Path(__file__).resolve().parents[1] / "data" / "sg2" / "misc.pkl"
     fp32 = tmp_path / "misc_onnx"
     assert run_cli(pkl, "--target", "onnx", "-o", fp32, cwd=tmp_path).returncode == 0
