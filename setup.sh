@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Set up inrgan-export in ./.venv on a fresh machine.
-#   ./setup.sh          runtime install
-#   ./setup.sh --test   also the test dependencies
+#   ./setup.sh          what the README's main job needs: the runtime plus the export and
+#                       openvino extras
+#   ./setup.sh --test   everything the tests need (the test extra)
 # torch is pinned (constraints.txt) so that no dependency can resolve a multi-GB CUDA
 # build; TensorRT is an optional extra that this script never installs.
 set -euo pipefail
 cd "$(dirname "$0")"
 python=${PYTHON:-python3}
-extras=""
+extras="[export,openvino]"
 [ "${1:-}" = "--test" ] && extras="[test]"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv

@@ -24,7 +24,8 @@ import numpy as np
 import onnx
 
 from ..errors import ParityError
-from ..families import DisplayMapping
+from ..display import DisplayMapping
+from ..manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
 from ..imageio import psnr
 from ..latents import latents_from_seeds
 from ..log import info, progress, step
@@ -33,7 +34,7 @@ from .graph import Layer, find_layers, fmm_bounds
 from .qdq import quantize
 from .ranges import cache_key, calibrate, load_cached, store
 
-MEDIAN_PSNR = 35.0
+MEDIAN_PSNR = DEFAULT_INT8_MEDIAN_DB
 SWEEP_LATENTS = 8
 
 
@@ -93,7 +94,7 @@ def build_plan(
     manifest: Mapping[str, Any],
     reference,  # a runtime Generator over the FP32 PyTorch model
     spec: CalibrationSpec,
-    min_psnr: float = 30.0,
+    min_psnr: float = DEFAULT_INT8_WORST_DB,
     threads: int | None = None,
     reduce_range_activations: bool = False,
 ) -> Int8Plan:

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .checkpoint import sha256_file
 from .errors import BundleError, OutputError
 from .grid import GridLayout
-
-MANIFEST = "manifest.json"
-SCHEMA = "inrgan-export/bundle"
-MANIFEST_VERSION = 1
+from .hashing import sha256_file
+from .manifest import MANIFEST_FILE as MANIFEST
+from .manifest import FileEntry, Manifest
 
 
 # ------------------------------------------------------------------ writing
@@ -76,47 +73,34 @@ class BundleWriter:
             raise OutputError(f"cannot publish bundle at {self.out}: {e.strerror}") from None
 
 
-def file_entries(directory: Path) -> dict[str, dict[str, Any]]:
+def file_entries(directory: Path) -> dict[str, FileEntry]:
     """SHA-256 and size of every file in the bundle except the manifest itself."""
     out = {}
     for p in sorted(directory.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
             rel = p.relative_to(directory).as_posix()
-            out[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            out[rel] = FileEntry(sha256_file(p), p.stat().st_size)
     return out
 
 
-def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> Path:
-    data = dict(manifest)
-    data["files"] = file_entries(directory)
-    path = directory / MANIFEST
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
-    return path
-
-
-def library_versions() -> dict[str, str]:
-    import numpy
-    import onnx
-    import torch
-
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__, "numpy": numpy.__version__}
-    try:
-        import onnxruntime
-
-        versions["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        pass
-    from . import __version__
-
-    versions["inrgan_export"] = __version__
-    return versions
+def write_manifest(directory: Path, manifest: Manifest | Mapping[str, Any]) -> Manifest:
+    """Record every file's checksum and write ``manifest.json``; returns the final manifest."""
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest.from_json(dict(manifest), require_files=False)
+    final = manifest.with_files(file_entries(directory))
+    (directory / MANIFEST).write_text(final.dumps(), encoding="utf-8")
+    return final
 
 
 # ------------------------------------------------------------------ reading
 @dataclass
 class Bundle:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.manifest, Manifest):  # a stage's manifest under construction
+            self.manifest = Manifest.from_json(dict(self.manifest), require_files=False)
 
     @classmethod
     def open(cls, path: str | Path, verify_checksums: bool = True) -> "Bundle":
@@ -127,35 +111,26 @@ class Bundle:
         if not mpath.is_file():
             raise BundleError(f"bundle {path} has no {MANIFEST}")
         try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+            data = json.loads(mpath.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise BundleError(f"{mpath} is not valid JSON: {e}") from None
-        if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-            raise BundleError(f"{mpath}: field 'schema' must be {SCHEMA!r}")
-        if manifest.get("manifest_version") != MANIFEST_VERSION:
-            raise BundleError(
-                f"{mpath}: field 'manifest_version' is {manifest.get('manifest_version')!r}; this tool reads {MANIFEST_VERSION}"
-            )
-        bundle = cls(path, manifest)
-        files = manifest.get("files")
-        if not isinstance(files, dict):
-            raise BundleError(f"{mpath}: field 'files' is missing")
-        for rel, entry in files.items():
+        manifest = Manifest.from_json(data, where=str(mpath))
+        for rel, entry in manifest.files.items():
             p = path / rel
             if not p.is_file():
                 raise BundleError(f"bundle {path} lacks {rel} (listed in field 'files')")
-            if verify_checksums and sha256_file(p) != entry.get("sha256"):
+            if verify_checksums and sha256_file(p) != entry.sha256:
                 raise BundleError(f"bundle file {rel} does not match its SHA-256 in field 'files' (modified or corrupt)")
-        return bundle
+        return cls(path, manifest)
 
     # convenient views
     @property
     def family(self) -> str:
-        return self.manifest["family"]
+        return self.manifest.family
 
     @property
     def target(self) -> str:
-        return self.manifest["target"]
+        return self.manifest.target
 
     @property
     def interface(self) -> dict[str, Any]:
@@ -163,16 +138,16 @@ class Bundle:
 
     @property
     def layout(self) -> GridLayout:
-        return GridLayout.from_manifest(self.interface["grid"])
+        return self.manifest.interface.layout
 
     def graph_file(self, name: str, kind: str = "onnx") -> Path:
-        graphs = self.manifest.get("graphs", {})
-        if name not in graphs or kind not in graphs[name]:
-            raise BundleError(f"bundle {self.path} has no {kind} file for graph {name!r}")
-        return self.path / graphs[name][kind]
+        try:
+            return self.path / self.manifest.graph_file(name, kind)
+        except BundleError:
+            raise BundleError(f"bundle {self.path} has no {kind} file for graph {name!r}") from None
 
     def files(self) -> Iterator[str]:
-        return iter(self.manifest.get("files", {}))
+        return iter(self.manifest.files)
 
 
 def is_bundle(path: str | Path) -> bool:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError, OutputError
+from .hashing import sha256_file  # noqa: F401  (re-exported for importers)
 from .families import Family, all_presets, get_family
 
 FORMAT = "inrgan-export/checkpoint"
@@ -104,14 +105,6 @@ def _frozen(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -12,7 +12,9 @@ from typing import Sequence
 
 from . import __version__
 from .errors import InrganError, UsageError
+from .extras import missing_extra
 from .grid import Window, parse_size
+from .manifest import DEFAULT_INT8_WORST_DB
 from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
 from .runtime.base import parse_bytes
 
@@ -115,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--calib-latents", type=_positive, default=32, help="INT8: calibration latents from the prior (default 32)")
     e.add_argument("--calib-method", choices=["max", "percentile", "entropy"], default="percentile",
                    help="INT8: activation range method (ONNX Runtime's calibrators; default percentile 99.999)")
-    e.add_argument("--min-psnr", type=_psnr, default=30.0, metavar="DB",
+    e.add_argument("--min-psnr", type=_psnr, default=DEFAULT_INT8_WORST_DB, metavar="DB",
                    help="INT8: worst-case PSNR gate over the 64-latent bank (default 30; the median must reach 35)")
     _common(e)
 
@@ -174,13 +176,33 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     return argv
 
 
+#: options whose value may start with '-' (a window left of or above the image)
+NEGATIVE_VALUE_OPTIONS = ("--window", "--windows")
+
+
+def join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--window -0.25,-0.25,1.25,1.25`` → ``--window=-0.25,...``: argparse would otherwise
+    read a value starting with '-' as an option."""
+    out: list[str] = []
+    it = iter(range(len(argv)))
+    for i in it:
+        a = argv[i]
+        if a in NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] not in ("", "-"):
+            out.append(f"{a}={argv[i + 1]}")
+            next(it, None)
+        else:
+            out.append(a)
+    return out
+
+
 def default_out(source: str, target: str) -> Path:
     stem = source.split(":", 1)[1] if source.startswith("demo:") else Path(source).stem
     return Path(f"{stem}_{target}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import pipeline
+    if args.command in ("export", "convert", "verify"):
+        from . import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
 
     if args.command == "export":
         opts = ExportOptions(
@@ -222,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             truncation=args.truncation,
         )
-        pipeline.render(opts_r)
+        from .render import render
+
+        render(opts_r)
     elif args.command == "verify":
         pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads))
     elif args.command == "bench":
@@ -264,7 +288,7 @@ def print_demo_list() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line
-    argv = normalize_argv([a for a in argv if a != "--debug"])
+    argv = normalize_argv(join_negative_values([a for a in argv if a != "--debug"]))
     try:
         args = build_parser().parse_args(argv)
         args.debug = debug
@@ -277,6 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inrgan-export: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        err = missing_extra(e, f"inrgan-export {argv[0] if argv else ''}".strip())
+        if err is None or debug:
+            raise
+        print(f"inrgan-export: error: {err}", file=sys.stderr)
+        return err.exit_code
     except Exception as e:  # noqa: BLE001 - last resort: one line, exit 1
         if debug:
             raise

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import OutputError
-from .families import DisplayMapping
+from .display import DisplayMapping
 
 
 def to_display_float(images: np.ndarray, display: DisplayMapping) -> np.ndarray:

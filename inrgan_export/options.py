@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
 from .grid import Window
+from .manifest import DEFAULT_INT8_WORST_DB
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ExportOptions:
     #: INT8: calibration latents, method (max | percentile | entropy) and worst-case PSNR gate
     calib_latents: int = 32
     calib_method: str = "percentile"
-    min_psnr: float = 30.0
+    min_psnr: float = DEFAULT_INT8_WORST_DB
 
 
 @dataclass(frozen=True)

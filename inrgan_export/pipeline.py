@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .bundle import MANIFEST_VERSION, SCHEMA, Bundle, BundleWriter, library_versions, write_manifest
+from .bundle import Bundle, BundleWriter, write_manifest
+from .environment import library_versions
+from .manifest import DEFAULT_INT8_WORST_DB, Manifest
 from .checkpoint import Checkpoint, load_checkpoint, load_source, sha256_file
 from .errors import BundleError, ParityError, UsageError
 from .export import export_graph
@@ -77,7 +79,7 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         reference = TorchGenerator(model, family, max_memory=opts.max_memory, threads=opts.threads)
         manifest = build_manifest(ckpt, model, graphs, exported, target.name, opts.precision, target.default_backend, reference)
         compiled = target.compile(CompileContext(tmp, model, family, manifest, opts))
-        merge_manifest(manifest, compiled.manifest)
+        manifest = manifest.merged(compiled.manifest)
         grids = parity_grids(model.native_size[0])
         z_bank = latent_bank(model.z_dim)
         feeds = parity_feeds(model.layout, reference.interface.hypernet_inputs[0], z_bank, grids, reference.interface.hypernet_inputs[1:])
@@ -88,9 +90,7 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         theta_checks(report, runtimes, z_bank, theta_ref)
         save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, feeds)
         write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
-        manifest["golden"] = golden_manifest(grids)
-        manifest["parity"] = report.summary()
-        write_manifest(tmp, manifest)
+        write_manifest(tmp, manifest.merged({"golden": golden_manifest(grids), "parity": report.summary()}))
     info(report.table())
     info(f"wrote bundle {opts.out}")
     if compiled.deferred_error is not None:
@@ -100,22 +100,12 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
     return ExportResult(opts.out, report)
 
 
-def merge_manifest(manifest: dict[str, Any], extra: dict[str, Any]) -> None:
-    """A target's manifest additions: ``graphs`` entries merge per graph, the rest is set."""
-    for key, value in extra.items():
-        if key == "graphs":
-            for name, fields in value.items():
-                manifest["graphs"].setdefault(name, {}).update(fields)
-        else:
-            manifest[key] = value
-
-
-def check_bundle(runtimes, directory: Path, manifest: dict, ref_runner, ref_name: str, feeds: list[Feed],
+def check_bundle(runtimes, directory: Path, manifest: Manifest, ref_runner, ref_name: str, feeds: list[Feed],
                  threads: int | None) -> tuple[ParityReport, dict[str, np.ndarray]]:
     """Every runtime of the target (split and fused paths) plus Polygraphy's ONNX Runtime runner
     on the fused FP32 graph, against the reference, on the same feeds."""
     atol = get_family(manifest["family"]).export_spec.parity_atol
-    int8_min = float((manifest.get("int8") or {}).get("gates", {}).get("worst_threshold_db", 30.0))
+    int8_min = float((manifest.get("int8") or {}).get("gates", {}).get("worst_threshold_db", DEFAULT_INT8_WORST_DB))
     candidates = []
     for rt in runtimes:
         for path in rt.paths:
@@ -140,7 +130,8 @@ def check_bundle(runtimes, directory: Path, manifest: dict, ref_runner, ref_name
 def theta_checks(report: ParityReport, runtimes, z_bank: np.ndarray, theta_ref: np.ndarray) -> None:
     for rt in runtimes:
         with rt.generator as gen:
-            report.theta.append(theta_check(theta_ref, gen.hypernet(z_bank[: theta_ref.shape[0]]), f"{rt.backend} hypernet"))
+            report.theta.append(theta_check(theta_ref, gen.hypernet(z_bank[: theta_ref.shape[0]]), f"{rt.backend} hypernet",
+                                            rt.precision))
 
 
 def first_images(runtimes, refs: dict[str, np.ndarray], feeds: list[Feed]):
@@ -166,21 +157,19 @@ def build_manifest(
     precision: str,
     backend: str,
     reference: TorchGenerator,
-) -> dict[str, Any]:
+) -> Manifest:
     family = ckpt.family_spec
     spec = family.export_spec
-    return {
-        "schema": SCHEMA,
-        "manifest_version": MANIFEST_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "tool": f"inrgan-export {__version__}",
-        "family": family.name,
-        "target": target,
-        "precision": precision,
-        "default_backend": backend,
-        "config": ckpt.config,
-        "interface": reference.interface.to_manifest(),
-        "graphs": {
+    return Manifest.new(
+        family=family.name,
+        target=target,
+        precision=precision,
+        default_backend=backend,
+        interface=reference.interface,
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        tool=f"inrgan-export {__version__}",
+        config=ckpt.config,
+        graphs={
             g.name: {
                 "onnx": exported[g.name].path.name,
                 "inputs": [t.to_manifest() for t in g.inputs],
@@ -190,18 +179,18 @@ def build_manifest(
             }
             for g in graphs
         },
-        "theta_layout": [
+        theta_layout=[
             {"name": s.name, "offset": s.offset, "size": s.size, "kind": s.kind,
              "parts": [{"name": n, "shape": list(shape)} for n, shape in s.parts]}
             for s in model.theta_segments
         ],
-        "opset": spec.opset,
-        "versions": library_versions(),
-        "provenance": {
+        opset=spec.opset,
+        versions=library_versions(),
+        provenance={
             **ckpt.provenance,
             "licence_note": family.licence_note,
         },
-    }
+    )
 
 
 # ------------------------------------------------------------------ verify
@@ -243,58 +232,6 @@ def verify_bundle(opts: VerifyOptions) -> ParityReport:
     if not report.passed:
         raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
     return report
-
-
-# ------------------------------------------------------------------ render
-def open_source(source: str, backend: str | None, device: str, max_memory: int | None, threads: int | None) -> Generator:
-    from .bundle import is_bundle
-
-    if Path(source).is_dir():
-        if not is_bundle(source):
-            raise BundleError(f"{source} is a directory without manifest.json, not a bundle")
-        return open_bundle(source, backend=backend, device=device, max_memory=max_memory, threads=threads)
-    if backend not in (None, "torch"):
-        raise UsageError(
-            f"backend {backend} runs bundles; export {source} first (inrgan-export export {source} --target onnx -o DIR), "
-            "or use --backend torch"
-        )
-    ckpt = load_source(source)
-    return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads)
-
-
-def render(opts: RenderOptions) -> list[Path]:
-    from .imageio import write_images
-
-    gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads)
-    iface = gen.interface
-    if opts.latent is not None:
-        z = load_latents(opts.latent, iface.z_dim)
-        labels = [f"{i:04d}" for i in range(z.shape[0])]
-    else:
-        seeds = list(opts.seeds or (0,))
-        z = latents_from_seeds(seeds, iface.z_dim)
-        labels = [f"seed{s:04d}" for s in seeds]
-    size = opts.size or iface.native_size
-    extra = truncation_inputs(iface, opts.truncation, z.shape[0])
-    with gen, step(f"rendering {len(labels)} image(s) at {size[0]}x{size[1]} with {gen.backend}"):
-        images = gen.render(gen.hypernet(z, *extra), size, opts.window)
-    paths = write_images(opts.out, images, labels, iface.display)
-    if gen.last_plan is not None and gen.last_plan.pieces > 1:
-        info(f"  rendered in {gen.last_plan.pieces} tiles to stay within the memory budget")
-    for p in paths:
-        info(f"wrote {p}")
-    return paths
-
-
-def truncation_inputs(iface, psi: float | None, batch: int) -> list[np.ndarray]:
-    """``--truncation ψ`` as the hypernetwork's extra input (family sg2's ``truncation_psi``)."""
-    if psi is None:
-        return []
-    if "truncation_psi" not in iface.hypernet_inputs:
-        raise UsageError(f"--truncation: family {iface.family} has no truncation input (only the sg2 family takes one)")
-    if iface.hypernet_inputs[1:2] != ("truncation_psi",):
-        raise UsageError(f"--truncation: this generator's hypernetwork inputs are {', '.join(iface.hypernet_inputs)}")
-    return [np.full(batch, psi, dtype=np.float32)]
 
 
 # ------------------------------------------------------------------ convert

@@ -10,13 +10,14 @@ from inrgan_export.bundle import MANIFEST, Bundle, BundleWriter
 from inrgan_export.checkpoint import sha256_file
 from inrgan_export.errors import BundleError, OutputError
 from inrgan_export.grid import GridLayout
+from inrgan_export.manifest import MANIFEST_VERSION
 
 from .conftest import assert_one_line_error, run_cli
 
 
 def test_manifest_is_the_documented_contract(tiny_bundle):
     m = json.loads((tiny_bundle / MANIFEST).read_text())
-    assert m["schema"] == "inrgan-export/bundle" and m["manifest_version"] == 1
+    assert m["schema"] == "inrgan-export/bundle" and m["manifest_version"] == MANIFEST_VERSION == "1.1"
     assert m["family"] == "paper" and m["target"] == "onnx" and m["precision"] == "fp32"
     assert m["config"]["native_size"] == 16 and len(m["config"]["blocks"]) == 3
     iface = m["interface"]
@@ -56,7 +57,7 @@ def test_bundle_open_rejects_tampered_missing_and_unknown(tiny_bundle, tmp_path)
     m = json.loads((bad / MANIFEST).read_text())
     m["manifest_version"] = 7
     (bad / MANIFEST).write_text(json.dumps(m))
-    with pytest.raises(BundleError, match="manifest_version"):
+    with pytest.raises(BundleError, match="manifest version 7 is not readable"):
         Bundle.open(bad)
     with pytest.raises(BundleError, match="no manifest.json"):
         Bundle.open(tmp_path)

@@ -49,6 +49,21 @@ def test_render_several_seeds_windows_and_latent_files(tiny_bundle, tmp_path):
     assert np.load(tmp_path / "z.npy.out.npy").shape == (2, 3, 64, 96)
 
 
+def test_negative_window_values_work_without_equals(tiny_bundle, tmp_path):
+    """An extrapolation window left of and above the image, written as documented."""
+    proc = run_cli("render", tiny_bundle, "--seed", "1", "--size", "12x10", "--window", "-0.25,-0.5,1.25,1.0",
+                   "-o", tmp_path / "a.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from inrgan_export import open_bundle
+    from inrgan_export.latents import latents_from_seeds
+
+    with open_bundle(tiny_bundle) as g:
+        expected = g.generate(latents_from_seeds([1], 16), (12, 10), (-0.25, -0.5, 1.25, 1.0))
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), expected)
+    with open_bundle(tiny_bundle) as g:  # and it is not the full window
+        assert not np.array_equal(expected, g.generate(latents_from_seeds([1], 16), (12, 10)))
+
+
 def test_a_subcommand_name_wins_over_a_file_of_that_name(tmp_path):
     (tmp_path / "render").write_text("not a checkpoint")
     proc = run_cli("render", "demo:tiny", "--size", "4", "-o", tmp_path / "r.png", cwd=tmp_path)

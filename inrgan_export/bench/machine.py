@@ -42,7 +42,7 @@ def machine_info() -> dict:
             info["gpus"] = [line.strip() for line in out.stdout.strip().splitlines()]
     except (OSError, subprocess.TimeoutExpired):
         pass
-    from ..bundle import library_versions
+    from ..environment import library_versions
 
     info["versions"] = library_versions()
     try:

@@ -50,12 +50,11 @@ class OpenVINOTarget(Target):
         if opts.precision == "int8":
             # the same gated Q/DQ plan as the other targets; OpenVINO turns Q/DQ into FakeQuantize
             from ..calibration.export import quantize_bundle
-            from .. import pipeline
 
             additions, error = quantize_bundle(ctx)
-            pipeline.merge_manifest(ctx.manifest, additions)
+        base = ctx.manifest.merged(additions)  # the INT8 graphs, when quantized
         graphs: dict[str, dict[str, str]] = {}
-        for name, entry in ctx.manifest["graphs"].items():
+        for name, entry in base["graphs"].items():
             xml = ctx.directory / f"{name}.xml"
             with step(f"converting {entry['onnx']} to OpenVINO IR ({'FP16' if opts.compress_weights else 'FP32'} weights)", xml):
                 model = ov.convert_model(str(ctx.directory / entry["onnx"]))
@@ -69,9 +68,9 @@ class OpenVINOTarget(Target):
             "weights": "fp16-compressed" if opts.compress_weights else "fp32",
             "dynamic_dims": "batch, h<b>, w<b> kept dynamic (-1)",
         }
-        manifest = {**ctx.manifest, "graphs": {n: {**e, **graphs[n]} for n, e in ctx.manifest["graphs"].items()}, "openvino": section}
         # compile once (no cache) to read back what the device actually runs
-        gen = OpenVINOGenerator(Bundle(ctx.directory, manifest), cache=False, threads=opts.threads)
+        gen = OpenVINOGenerator(Bundle(ctx.directory, base.merged({"graphs": graphs, "openvino": section})), cache=False,
+                                threads=opts.threads)
         with gen:
             section["inference_precision_hint"] = gen.config()["INFERENCE_PRECISION_HINT"]
             section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in ("hypernet", "inr", "generator")}

@@ -26,6 +26,8 @@ FP32 graph that rounds to BF16 at the same op boundaries (``*.bf16-emulated.onnx
 """
 from __future__ import annotations
 
+import dataclasses
+
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +93,9 @@ class TensorRTTarget(Target):
             # explicit quantization: the gated Q/DQ plan (8-bit activations; TensorRT has no
             # 16-bit pair saturation) replaces inr/generator; TensorRT builds it strongly typed
             from ..calibration.export import quantize_bundle
-            from ..pipeline import merge_manifest
 
             int8, int8_error = quantize_bundle(ctx, cpu=False)
-            merge_manifest(manifest, int8)
+            ctx = dataclasses.replace(ctx, manifest=manifest.merged(int8))
         files = typed_graphs(ctx, "fp32" if opts.precision == "int8" else opts.precision, profiles[0].range)
         lint = lint_bundle(directory, files.tensorrt, profiles)
         failed = [i for r in lint for i in r.issues]

@@ -15,7 +15,9 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
+from ..display import DisplayMapping
 from ..errors import ConfigError
+from ..manifest import DEFAULT_PARITY_ATOL
 
 
 @dataclass(frozen=True)
@@ -41,26 +43,7 @@ class ExportSpec:
     #: size the graphs are traced at (any size works afterwards; dynamic dims)
     example_size: tuple[int, int] = (16, 16)
     #: FP32 parity gate of exported graphs vs PyTorch, on images in [-1, 1]
-    parity_atol: float = 1e-4
-
-
-@dataclass(frozen=True)
-class DisplayMapping:
-    """How raw outputs become 8-bit pixels: clamp to [lo, hi], then x*scale + offset, round half to even."""
-
-    clamp: tuple[float, float] = (-1.0, 1.0)
-    scale: float = 127.5
-    offset: float = 127.5
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {
-            "clamp": list(self.clamp),
-            "scale": self.scale,
-            "offset": self.offset,
-            "rounding": "nearest, ties to even (numpy.rint)",
-            "dtype": "uint8",
-            "formula": "uint8(rint(clip(x, lo, hi) * scale + offset))",
-        }
+    parity_atol: float = DEFAULT_PARITY_ATOL
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from ..errors import InputValueError, ShapeError, UsageError
-from ..families import DisplayMapping
+from ..manifest import Interface  # noqa: F401  (part of the runtime API)
 from ..grid import GridInputs, GridLayout, Tile, Window, check_size
 
 GRID_CACHE_SIZE = 16
@@ -48,63 +48,6 @@ def parse_bytes(text: str) -> int:
     if not math.isfinite(value) or value < (1 << 20):
         raise UsageError(f"memory budget {text!r} is too small: at least 1M")
     return int(value)
-
-
-@dataclass(frozen=True)
-class Interface:
-    """What a runtime needs to know about a generator, from its model or a bundle manifest."""
-
-    family: str
-    z_dim: int
-    theta_dim: int
-    hypernet_inputs: tuple[str, ...]
-    theta_name: str
-    output_name: str
-    layout: GridLayout
-    bytes_per_pixel: tuple[int, ...]
-    native_size: tuple[int, int]
-    display: DisplayMapping = field(default_factory=DisplayMapping)
-    output_range: tuple[float, float] | None = None
-    #: the compiled size range (inclusive) of backends with fixed profiles; None = any size
-    size_range: tuple[tuple[int, int], tuple[int, int]] | None = None
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "z_dim": self.z_dim,
-            "theta_dim": self.theta_dim,
-            "hypernet_inputs": list(self.hypernet_inputs),
-            "theta_name": self.theta_name,
-            "output_name": self.output_name,
-            "native_size": list(self.native_size),
-            "grid": self.layout.to_manifest(),
-            "memory": {
-                "bytes_per_pixel": list(self.bytes_per_pixel),
-                "meaning": "estimated activation bytes per sample of each block, used to choose tiles",
-            },
-            "display": self.display.to_manifest(),
-            "output_range": list(self.output_range) if self.output_range else None,
-            "size_range": [list(self.size_range[0]), list(self.size_range[1])] if self.size_range else None,
-        }
-
-    @classmethod
-    def from_manifest(cls, d: Mapping[str, Any]) -> "Interface":
-        disp = d.get("display") or {}
-        sr = d.get("size_range")
-        return cls(
-            family=d["family"],
-            z_dim=int(d["z_dim"]),
-            theta_dim=int(d["theta_dim"]),
-            hypernet_inputs=tuple(d["hypernet_inputs"]),
-            theta_name=d["theta_name"],
-            output_name=d["output_name"],
-            layout=GridLayout.from_manifest(d["grid"]),
-            bytes_per_pixel=tuple(int(v) for v in d["memory"]["bytes_per_pixel"]),
-            native_size=tuple(d["native_size"]),  # type: ignore[arg-type]
-            display=DisplayMapping(tuple(disp.get("clamp", (-1.0, 1.0))), disp.get("scale", 127.5), disp.get("offset", 127.5)),
-            output_range=tuple(d["output_range"]) if d.get("output_range") else None,
-            size_range=(tuple(sr[0]), tuple(sr[1])) if sr else None,  # type: ignore[arg-type]
-        )
 
 
 @dataclass(frozen=True)

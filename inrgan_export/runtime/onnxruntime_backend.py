@@ -23,7 +23,7 @@ class OnnxRuntimeGenerator(Generator):
         threads: int | None = None,
         graph_kind: str | None = None,
     ) -> None:
-        super().__init__(Interface.from_manifest(bundle.interface), max_memory)
+        super().__init__(bundle.manifest.interface, max_memory)
         self.bundle = bundle
         self.device = device.upper()
         if self.device not in DEVICE_PROVIDERS:

@@ -30,7 +30,7 @@ def import_openvino():
     try:
         import openvino as ov
     except ImportError:
-        raise BackendUnavailable("backend openvino is not installed (pip install openvino)") from None
+        raise BackendUnavailable("backend openvino needs the 'openvino' extra (openvino is not installed): pip install 'inrgan-export[openvino]'") from None
     return ov
 
 
@@ -91,7 +91,7 @@ class OpenVINOGenerator(Generator):
         threads: int | None = None,
         cache: bool = True,
     ) -> None:
-        super().__init__(Interface.from_manifest(bundle.interface), max_memory)
+        super().__init__(bundle.manifest.interface, max_memory)
         self.bundle = bundle
         section = bundle.manifest.get("openvino") or {}
         self.device = (device or section.get("device") or "CPU").upper()

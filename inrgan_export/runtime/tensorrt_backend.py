@@ -278,7 +278,7 @@ class TensorRTGenerator(Generator):
 
     def __init__(self, bundle: Bundle, device: str = "CUDA", max_memory: int | None = None,
                  threads: int | None = None) -> None:
-        super().__init__(Interface.from_manifest(bundle.interface), max_memory)
+        super().__init__(bundle.manifest.interface, max_memory)
         from ..compile.trt_profiles import Profile
 
         self.bundle = bundle

@@ -21,6 +21,7 @@ from inrgan_export.families import DisplayMapping
 from inrgan_export.runtime import open_bundle, open_checkpoint
 
 from ..conftest import assert_one_line_error, run_cli
+from ..test_manifest import assert_valid_manifest
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,7 @@ def test_int8_options_are_validated(tmp_path):
                                   cwd=tmp_path), 2, "-3")
     assert_one_line_error(run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--calib-method", "mse", "-o",
                                   tmp_path / "x", cwd=tmp_path), 2, "mse", "percentile")
+
+
+def test_int8_manifest_matches_the_schema(tiny_int8):
+    assert assert_valid_manifest(tiny_int8)["onnx_precision"] == "int8"

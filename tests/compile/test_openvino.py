@@ -13,6 +13,7 @@ from inrgan_export.errors import InputValueError, ShapeError
 from inrgan_export.runtime.openvino_backend import device_precisions
 
 from ..conftest import assert_one_line_error, run_cli
+from ..test_manifest import assert_valid_manifest
 
 CPU_PRECISIONS = device_precisions(ov.Core(), "CPU")
 
@@ -118,3 +119,7 @@ def test_cli_render_and_verify_through_openvino(tiny_ov, tiny_bundle, tmp_path):
     assert_one_line_error(
         run_cli("demo:tiny", "--target", "openvino", "--device", "GPU", "-o", tmp_path / "g", cwd=tmp_path), 3, "GPU", "available"
     )
+
+
+def test_openvino_manifest_matches_the_schema(tiny_ov):
+    assert assert_valid_manifest(tiny_ov)["openvino"]["precision"] == "fp32"

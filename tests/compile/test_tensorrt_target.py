@@ -18,6 +18,7 @@ import onnx
 import pytest
 
 from ..conftest import assert_one_line_error, run_cli
+from ..test_manifest import assert_valid_manifest
 
 # non-square, and narrower than the parity grids (4x4 .. 32x32, batch 4): a second profile
 RANGE = ["--min-res", "8x12", "--opt-res", "16x24", "--max-res", "48x64", "--max-batch", "2"]
@@ -291,3 +292,8 @@ def test_polygraphy_trt_runner_on_the_fused_engine(tmp_path):
     with runner:
         rgb = runner.infer(feeds)["rgb"]
     assert rgb.shape == (4, 3, 16, 16) and np.isfinite(rgb).all()
+
+
+def test_tensorrt_manifest_matches_the_schema(fp16_bundle):
+    out, _ = fp16_bundle
+    assert assert_valid_manifest(out)["tensorrt"]["precision"] == "fp16"

@@ -11,6 +11,7 @@ import pytest
 from inrgan_export.runtime import open_bundle, open_checkpoint
 
 from ..conftest import DATA, assert_one_line_error, run_cli
+from ..test_manifest import assert_valid_manifest
 
 SG2 = DATA / "sg2"
 
@@ -85,3 +86,7 @@ def test_the_released_configuration_loads_exports_and_renders(tmp_path):
         assert proc.returncode == 0, proc.stderr
     a, b = np.load(tmp_path / "ort.npy"), np.load(tmp_path / "torch.npy")
     assert a.shape == (1, 3, 128, 128) and np.abs(a - b).max() <= 1e-4
+
+
+def test_sg2_manifest_matches_the_schema(bil_bundle):
+    assert assert_valid_manifest(bil_bundle)["interface"]["hypernet_inputs"] == ["z", "truncation_psi"]
