@@ -24,7 +24,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import BundleError
-from .families import DisplayMapping
+from .display import DisplayMapping
+from .manifest import DEFAULT_INT8_WORST_DB
 from .grid import GridInputs, GridLayout, Window
 from .imageio import panel, psnr
 from .latents import latents_from_seeds
@@ -240,7 +241,7 @@ class Gate:
         return {"precision": self.precision, "max_abs": self.atol, "min_psnr_db": self.min_psnr, "nan_inf": "fails"}
 
 
-def gate_for(precision: str, atol: float, int8_min_psnr: float = 30.0) -> Gate:
+def gate_for(precision: str, atol: float, int8_min_psnr: float = DEFAULT_INT8_WORST_DB) -> Gate:
     """FP32: max abs; fp16/bf16: PSNR ≥ 40 dB; int8: PSNR ≥ the plan's worst-case threshold."""
     if precision == "fp32":
         return Gate(precision, atol=atol)
@@ -299,7 +300,8 @@ class ParityReport:
                 out.append(f"{where}: max abs {r.max_abs:.3g} > {r.gate.split('≤ ')[1]}")
         for t in self.theta:
             if not t["passed"]:
-                out.append(f"theta ({t['path']}): max abs {t['max_abs']:.3g} > {t['tolerance']:.3g}")
+                out.append(f"theta ({t['path']}): " + (f"max abs {t['max_abs']:.3g} > {t['tolerance']:.3g}"
+                                                        if t["tolerance"] is not None else "NaN/Inf"))
         return out
 
     def summary(self) -> dict:
@@ -341,7 +343,8 @@ class ParityReport:
                 f"{r.mean_abs:.3g} | {_fmt_psnr(r.psnr_db)} | {'✓' if r.passed else '✗'} |"
             )
         for t in self.theta:
-            lines += ["", f"θ ({t['path']}): max abs {t['max_abs']:.3g} (tolerance {t['tolerance']:.3g}) {'✓' if t['passed'] else '✗'}"]
+            limit = f"tolerance {t['tolerance']:.3g}" if t["tolerance"] is not None else f"{t['precision']}: judged by {t['judged_by']}"
+            lines += ["", f"θ ({t['path']}): max abs {t['max_abs']:.3g} ({limit}) {'✓' if t['passed'] else '✗'}"]
         return "\n".join(lines) + "\n"
 
     def table(self) -> str:
@@ -448,12 +451,24 @@ def _with_progress(runner, progress):
     return runner
 
 
-def theta_check(reference: np.ndarray, candidate: np.ndarray, path: str, rel_tol: float = 1e-4) -> dict:
+def theta_check(reference: np.ndarray, candidate: np.ndarray, path: str, precision: str = "fp32",
+                rel_tol: float = 1e-4) -> dict:
+    """θ of an exported hypernetwork against the reference's.
+
+    FP32 is held to ``rel_tol`` × θ's scale. A reduced-precision hypernetwork (bf16, fp16)
+    is not: its θ differs by roughly the precision's rounding of every layer (bf16: 2⁻⁸
+    relative per value), which says nothing by itself about the picture. Its θ is judged by
+    its effect on the image instead: the split path renders the reduced-precision θ through
+    the INR and that image meets the precision's PSNR gate. The θ difference is still
+    reported (and NaN/Inf in θ always fails)."""
     scale = max(1.0, float(np.abs(reference).max()))
     finite = bool(np.isfinite(candidate).all())
     max_abs = float(np.abs(candidate.astype(np.float64) - reference).max()) if finite else math.inf
-    tol = rel_tol * scale
-    return {"path": path, "max_abs": _json_float(max_abs), "tolerance": tol, "passed": finite and max_abs <= tol}
+    gated = precision in ("fp32", "int8")  # INT8 keeps the hypernetwork in FP32
+    tol = rel_tol * scale if gated else None
+    passed = finite and (not gated or max_abs <= tol)
+    return {"path": path, "precision": precision, "max_abs": _json_float(max_abs), "tolerance": tol, "passed": passed,
+            "judged_by": "max abs" if gated else "the image gate of the split path (θ through the INR)"}
 
 
 def write_report(report: ParityReport, directory: Path, png_images: Sequence[np.ndarray] | None, display: DisplayMapping) -> list[Path]:

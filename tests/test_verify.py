@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from inrgan_export.bundle import MANIFEST, write_manifest
 from inrgan_export.families import DisplayMapping
@@ -123,3 +124,31 @@ def test_verify_fails_with_exit_4_naming_the_grid(tiny_bundle, tmp_path):
     proc = run_cli("verify", bad, cwd=tmp_path)
     line = assert_one_line_error(proc, 4, "parity gate failed", "half")
     assert "0.002 > 0.0001" in line
+
+
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 → the nearest bfloat16 (ties to even), back in float32: what a BF16 kernel stores."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32)
+
+
+def test_reduced_precision_theta_is_judged_by_the_image_not_the_fp32_tolerance():
+    from inrgan_export.verify import ParityReport, theta_check
+
+    rng = np.random.RandomState(0)
+    theta = (rng.randn(4, 3000) * 1.3).astype(np.float32)
+    bf16 = round_to_bf16(theta)
+    assert 1e-3 < np.abs(bf16 - theta).max() < 2e-2  # the rounding really is there
+    fp32 = theta_check(theta, bf16, "x hypernet", "fp32")
+    assert not fp32["passed"] and fp32["tolerance"] == pytest.approx(1e-4 * np.abs(theta).max())
+    reduced = theta_check(theta, bf16, "x hypernet", "bf16")
+    assert reduced["passed"] and reduced["tolerance"] is None and "image gate" in reduced["judged_by"]
+    assert reduced["max_abs"] == pytest.approx(float(np.abs(bf16.astype(np.float64) - theta).max()))
+    broken = bf16.copy()
+    broken[2, 7] = np.nan
+    nan = theta_check(theta, broken, "x hypernet", "bf16")
+    assert not nan["passed"]
+    report = ParityReport("ref", theta=[reduced, nan])
+    assert not report.passed and report.failures() == ["theta (x hypernet): NaN/Inf"]
+    assert ParityReport("ref", theta=[reduced]).passed
