@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.bench.machine import machine_info
+from inrgan_export.environment import machine_info
 from inrgan_export.bench.timing import interleaved, sgemm_paths
 from inrgan_export.checkpoint import demo_checkpoint
-from inrgan_export.export import export_graph
+from inrgan_export.onnx_export import export_graph
 from inrgan_export.split import split
 
 

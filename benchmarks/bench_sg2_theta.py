@@ -18,7 +18,7 @@ import torch
 
 from inrgan_export.bench.timing import interleaved
 from inrgan_export.checkpoint import demo_checkpoint
-from inrgan_export.export import export_graph
+from inrgan_export.onnx_export import export_graph
 from inrgan_export.families.sg2.model import SG2Generator
 from inrgan_export.split import split
 

@@ -4,12 +4,13 @@ resolution range, including a non-square size and windows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from ..grid import Window
-from ..latents import latents_from_seeds
+from ..latents import latents_from_seeds, load_latents
 
 #: calibration latents are seeds CALIB_SEED_BASE + i; gates use seeds 0..GATE_LATENTS-1 and
 #: parity reports 0..7, so the two sets never overlap
@@ -31,13 +32,43 @@ class CalibrationSpec:
     #: and histogram calibrators keep every tensor of a run in memory)
     max_pixels: int = 128 * 128
     batch: int = 4
+    #: the user's own latents (``--calib-latents FILE.npy``) instead of seeds from the prior
+    latent_file: Path | None = None
+    latent_sha256: str | None = None
+
+    @classmethod
+    def from_file(cls, path: Path, **fields: Any) -> "CalibrationSpec":
+        """Calibrate on the latents of a plain ``.npy`` [N, z_dim] (rows counted from its header;
+        the width is checked against the model when they are read)."""
+        from ..errors import UsageError
+        from ..hashing import sha256_file
+
+        try:
+            rows = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--calib-latents {path}: not a readable plain .npy array ({str(e).splitlines()[0][:100]})") from None
+        count = rows[0] if len(rows) == 2 else (1 if len(rows) == 1 else 0)
+        if count < 1:
+            raise UsageError(f"--calib-latents {path}: has shape {list(rows)}; expected [N, z_dim] with N >= 1")
+        return cls(latents=int(count), latent_file=Path(path), latent_sha256=sha256_file(path), **fields)
 
     def seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.latents)]
 
+    def latent_array(self, z_dim: int) -> np.ndarray:
+        if self.latent_file is not None:
+            return load_latents(self.latent_file, z_dim)
+        return latents_from_seeds(self.seeds(), z_dim)
+
+    def source(self) -> str:
+        if self.latent_file is not None:
+            return f"{self.latents} latents from {self.latent_file.name} (sha256 {self.latent_sha256[:12]}...)"
+        return f"seeds {self.seed}..{self.seed + self.latents - 1} from the prior"
+
     def key_fields(self) -> dict[str, Any]:
         return {"latents": self.latents, "method": self.method, "percentile": self.percentile, "seed": self.seed,
-                "min_res": self.min_res, "max_res": self.max_res, "max_pixels": self.max_pixels}
+                "min_res": self.min_res, "max_res": self.max_res, "max_pixels": self.max_pixels,
+                "latent_sha256": self.latent_sha256}
 
 
 def calibration_grids(spec: CalibrationSpec, native: tuple[int, int]) -> list[tuple[tuple[int, int], Window]]:
@@ -83,7 +114,7 @@ class InrFeeds:
 
 
 def _feeds(hypernet, layout, theta_name, z_dim, spec, native) -> Iterator[dict[str, np.ndarray]]:
-    z = latents_from_seeds(spec.seeds(), z_dim)
+    z = spec.latent_array(z_dim)
     theta = hypernet(z)
     grids = calibration_grids(spec, native)
     # each latent visits one grid per batch, cycling, so every grid sees many latents

@@ -11,13 +11,16 @@ from typing import Any
 import onnx
 
 from ..errors import ParityError
-from ..export import fuse_files
+from ..onnx_export import fuse_files
 from .data import CalibrationSpec
 from .plan import build_plan
 
 
 def spec_from_options(opts: Any) -> CalibrationSpec:
-    return CalibrationSpec(latents=opts.calib_latents, method=opts.calib_method, min_res=opts.min_res, max_res=opts.max_res)
+    fields = {"method": opts.calib_method, "min_res": opts.min_res, "max_res": opts.max_res}
+    if isinstance(opts.calib_latents, Path):
+        return CalibrationSpec.from_file(opts.calib_latents, **fields)
+    return CalibrationSpec(latents=opts.calib_latents, **fields)
 
 
 def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityError | None]:

@@ -14,23 +14,21 @@ floating point, and gate the result.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import onnx
 
-from ..errors import ParityError
 from ..display import DisplayMapping
 from ..manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
 from ..imageio import psnr
 from ..latents import latents_from_seeds
 from ..log import info, progress, step
 from .data import GATE_LATENTS, CalibrationSpec, InrFeeds, describe
-from .graph import Layer, find_layers, fmm_bounds
+from .graph import find_layers, fmm_bounds
 from .qdq import quantize
 from .ranges import cache_key, calibrate, load_cached, store
 
@@ -64,13 +62,9 @@ class InrRunner:
     """ONNX Runtime on an INR graph file: θ + per-grid inputs → images."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from ..runtime.onnxruntime_backend import ort_session
 
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        if threads:
-            so.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.session = ort_session(path, threads)
         self.names = {i.name for i in self.session.get_inputs()}
 
     def __call__(self, theta: np.ndarray, grid: Mapping[str, np.ndarray], batch: int = 8) -> np.ndarray:
@@ -214,20 +208,11 @@ def build_plan(
         bounds=bound_report,
         calibration={"activation_bits": 7 if reduce_range_activations else 8,
                      "method": spec.method, "percentile": spec.percentile if spec.method == "percentile" else None,
-                     "latents": spec.latents, "latent_seeds": f"{spec.seed}..{spec.seed + spec.latents - 1}",
+                     "latents": spec.latents, "latent_seeds": None if spec.latent_file else f"{spec.seed}..{spec.seed + spec.latents - 1}",
+                     "latent_source": spec.source(),
                      "grids": describe(spec, native), "cache_key": key, "cache_used": from_cache,
                      "weight_scales_from_fmm_bound": [l.name for l in layers if l.weight in bounds and l.name in plan],
                      "weight_scales_from_data": [l.name for l in layers if l.weight not in bounds and l.name in plan],
                      "activation_scales_from_data": [l.name for l in layers if l.name in plan]},
         seconds=timings,
     )
-
-
-def check_gates(plan: Int8Plan) -> None:
-    g = plan.gates
-    if not g["passed"]:
-        raise ParityError(
-            f"INT8 gate failed: median PSNR {g['median_psnr_db']} dB (needs ≥ {g['median_threshold_db']}), "
-            f"worst {g['worst_psnr_db']} dB (needs ≥ {g['worst_threshold_db']}) over {g['latents']} latents"
-            + (", NaN/Inf in output" if g["nan_inf"] else "")
-        )

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,16 +27,8 @@ from .data import METHODS, CalibrationSpec
 CACHE_VERSION = 1
 
 
-@dataclass
-class Ranges:
-    ranges: dict[str, tuple[float, float]]
-    key: str
-    from_cache: bool
-    seconds: float
-
-
 def cache_key(graph_sha256: str, spec: CalibrationSpec, native: tuple[int, int], extra: Mapping[str, Any] | None = None) -> str:
-    from .. import __version__
+    from .._version import __version__
 
     payload = {"graph": graph_sha256, "spec": spec.key_fields(), "native": list(native), "tool": __version__,
                "cache_version": CACHE_VERSION, **(extra or {})}

@@ -2,14 +2,16 @@
 
 Python API::
 
-    from inrgan_export import open_bundle
-    with open_bundle("church_onnx/") as g:
+    import inrgan_export
+    bundle = inrgan_export.export("demo:church", target="onnx", out="church_onnx/")   # the export extra
+    with inrgan_export.open_bundle("church_onnx/") as g:                              # runtime only
         theta = g.hypernet(z)
         img = g.render(theta, (256, 256))
+    info = inrgan_export.inspect("church_onnx/")
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def open_bundle(*args, **kwargs):
@@ -21,9 +23,23 @@ def open_bundle(*args, **kwargs):
 
 def open_checkpoint(*args, **kwargs):
     """Run a checkpoint or ``demo:<preset>`` with the PyTorch reference backend."""
-    from .runtime import open_checkpoint as _open
+    from .checkpoint import open_checkpoint as _open
 
     return _open(*args, **kwargs)
 
 
-__all__ = ["open_bundle", "open_checkpoint", "__version__"]
+def export(*args, **kwargs):
+    """Export a checkpoint, ``.pkl`` or ``demo:<preset>`` to a bundle (see :func:`inrgan_export.api.export`)."""
+    from .api import export as _export
+
+    return _export(*args, **kwargs)
+
+
+def inspect(*args, **kwargs):
+    """What a bundle holds, as a dict (see :func:`inrgan_export.inspect_bundle.inspect_bundle`)."""
+    from .inspect_bundle import inspect_bundle
+
+    return inspect_bundle(*args, **kwargs)
+
+
+__all__ = ["export", "inspect", "open_bundle", "open_checkpoint", "__version__"]

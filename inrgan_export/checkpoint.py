@@ -11,100 +11,19 @@ code. Demo checkpoints (``demo:<preset>``) are built in memory from a seed.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import torch
-from torch import nn
 
-from .errors import CheckpointError, OutputError
-from .hashing import sha256_file  # noqa: F401  (re-exported for importers)
-from .families import Family, all_presets, get_family
+from .errors import CheckpointError
+from .hashing import sha256_file
+from .families import all_presets, get_family, importer_for
+from .families.checkpoint import FORMAT, FORMAT_VERSION, Checkpoint, frozen_model
 
-FORMAT = "inrgan-export/checkpoint"
-FORMAT_VERSION = 1
 DEMO_PREFIX = "demo:"
 DEMO_SEED = 20210601  # the seed of every demo checkpoint's weights
-
-
-@dataclass
-class Checkpoint:
-    family: str
-    config: dict[str, Any]
-    state_dict: dict[str, torch.Tensor]
-    provenance: dict[str, Any] = field(default_factory=dict)
-    #: a model already holding these weights (demo checkpoints build one anyway)
-    _model: nn.Module | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def family_spec(self) -> Family:
-        return get_family(self.family)
-
-    def build(self) -> nn.Module:
-        """The model in eval mode with these weights loaded strictly (mismatches are named)."""
-        if self._model is not None:
-            return self._model
-        fam = self.family_spec
-        model = fam.build(fam.config_from_dict(self.config))
-        expected = model.state_dict()
-        missing = [k for k in expected if k not in self.state_dict]
-        extra = [k for k in self.state_dict if k not in expected]
-        if missing:
-            raise CheckpointError(f"checkpoint lacks tensor {missing[0]!r} ({len(missing)} missing in all)")
-        if extra:
-            raise CheckpointError(f"checkpoint has unexpected tensor {extra[0]!r} ({len(extra)} extra in all)")
-        for k, t in expected.items():
-            got = self.state_dict[k]
-            if tuple(got.shape) != tuple(t.shape):
-                raise CheckpointError(f"tensor {k!r} has shape {tuple(got.shape)}, the config implies {tuple(t.shape)}")
-            if not torch.is_floating_point(got) and torch.is_floating_point(t):
-                raise CheckpointError(f"tensor {k!r} has dtype {got.dtype}, expected a float tensor")
-        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in self.state_dict.items()})
-        self._model = _frozen(model)
-        return self._model
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "family": self.family,
-            "config": self.config,
-            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
-            "provenance": self.provenance,
-        }
-
-    def save(self, path: str | Path, force: bool = False) -> Path:
-        """Write atomically (temporary file in the same directory, then rename)."""
-        path = Path(path)
-        if path.exists() and not force:
-            raise OutputError(f"output {path} exists; pass --force to overwrite it")
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise OutputError(f"output directory {parent} does not exist")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        except OSError as e:
-            raise OutputError(f"cannot write to {parent}: {e.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(self.to_payload(), f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
-
-
-def _frozen(model: nn.Module) -> nn.Module:
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -170,7 +89,7 @@ def demo_checkpoint(name: str) -> Checkpoint:
         family=fam.name,
         config=preset.config.to_dict(),
         state_dict={k: v.detach() for k, v in model.state_dict().items()},
-        _model=_frozen(model),
+        _model=frozen_model(model),
         provenance={
             "origin": f"demo:{name}",
             "description": f"seeded demo weights (seed {DEMO_SEED}), not trained; architecture: {preset.source}",
@@ -180,11 +99,20 @@ def demo_checkpoint(name: str) -> Checkpoint:
 
 
 def load_source(src: str) -> Checkpoint:
-    """A checkpoint path, ``demo:<preset>`` or a StyleGAN2-ADA network pickle (``.pkl``)."""
+    """A checkpoint path, ``demo:<preset>``, or a foreign file that a family's importer reads
+    on its own (the authors' released ``.pkl``: family sg2, read without running it)."""
     if src.startswith(DEMO_PREFIX):
         return demo_checkpoint(src[len(DEMO_PREFIX):])
-    if str(src).lower().endswith(".pkl"):  # the authors' released networks (family sg2), read without running them
-        from .families.sg2.pickle_import import load_network_pickle
-
-        return load_network_pickle(src)
+    importer = importer_for(Path(src), with_config=False)
+    if importer is not None:
+        return importer.load(Path(src))
     return load_checkpoint(src)
+
+
+def open_checkpoint(src: str, max_memory: int | None = None, threads: int | None = None):
+    """The PyTorch reference (:class:`~inrgan_export.runtime.torch_backend.TorchGenerator`)
+    for a checkpoint path, ``.pkl`` or ``demo:<preset>``."""
+    from .runtime.torch_backend import TorchGenerator
+
+    ckpt = load_source(src)
+    return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads)

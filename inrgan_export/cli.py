@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 from .errors import InrganError, UsageError
 from .extras import missing_extra
 from .grid import Window, parse_size
@@ -18,7 +19,7 @@ from .manifest import DEFAULT_INT8_WORST_DB
 from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
 from .runtime.base import parse_bytes
 
-COMMANDS = ("export", "convert", "render", "verify", "bench", "demo")
+COMMANDS = ("export", "convert", "render", "verify", "inspect", "bench", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +58,15 @@ def _psi(text: str) -> float:
     return v
 
 
+def _calib_latents(text: str) -> int | Path:
+    if text.lower().endswith(".npy"):
+        path = Path(text)
+        if not path.is_file():
+            raise UsageError(f"--calib-latents {text}: no such file (a .npy [N, z_dim] of latents, or a count such as 32)")
+        return path
+    return _positive(text)
+
+
 def _psnr(text: str) -> float:
     try:
         v = float(text)
@@ -89,6 +99,15 @@ def _positive(text: str) -> int:
     return v
 
 
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print one machine-readable result object on stdout (progress stays on stderr)")
+
+
+def emit_json(obj: dict) -> None:
+    print(json.dumps(obj, indent=2, allow_nan=False, default=str))
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES",
                    help="activation budget of one INR run; larger renders are tiled (default: 40%% of RAM, at most 4G)")
@@ -114,12 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--opt-res", type=_size, default=None, metavar="HxW", help="TensorRT: size the profiles are tuned for")
     e.add_argument("--max-res", type=_size, default=None, metavar="HxW", help="TensorRT: largest render size of the profiles")
     e.add_argument("--max-batch", type=_positive, default=4, help="TensorRT: largest batch of the profiles (default 4)")
-    e.add_argument("--calib-latents", type=_positive, default=32, help="INT8: calibration latents from the prior (default 32)")
+    e.add_argument("--calib-latents", type=_calib_latents, default=32, metavar="N|FILE.npy",
+                   help="INT8: N calibration latents from the prior (default 32), or a .npy [N, z_dim] of your own")
     e.add_argument("--calib-method", choices=["max", "percentile", "entropy"], default="percentile",
                    help="INT8: activation range method (ONNX Runtime's calibrators; default percentile 99.999)")
     e.add_argument("--min-psnr", type=_psnr, default=DEFAULT_INT8_WORST_DB, metavar="DB",
                    help="INT8: worst-case PSNR gate over the 64-latent bank (default 30; the median must reach 35)")
     _common(e)
+    _json_flag(e)
 
     c = sub.add_parser("convert", help="import an authors' checkpoint into our .pt format")
     c.add_argument("source", type=Path, help="the authors' gen_ema.pt (state dict) or released network pickle (.pkl)")
@@ -147,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--reference", default=None, help="recompute references from this checkpoint (default: golden data)")
     v.add_argument("-o", "--out", type=Path, default=None, help="write parity.json/md/png here")
     _common(v)
+    _json_flag(v)
+
+    i = sub.add_parser("inspect", help="what a bundle holds: family, graphs, dims, precisions, size range, parity, files")
+    i.add_argument("bundle", type=Path)
+    i.add_argument("--no-checksums", action="store_true", help="skip the SHA-256 check of every file (faster on big bundles)")
+    _json_flag(i)
 
     b = sub.add_parser("bench", help="MACs and latency against resolution, per backend and precision")
     b.add_argument("source", help="checkpoint, demo:<preset> or bundle (a bundle: its own backend and precision)")
@@ -160,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--out", type=Path, default=None, help="output directory (default bench_<name>)")
     b.add_argument("--force", action="store_true")
     _common(b)
+    _json_flag(b)
 
     d = sub.add_parser("demo", help="built-in demo generators")
     d.add_argument("--list", action="store_true", help="list demo presets with parameter counts")
@@ -224,7 +252,11 @@ def run(args: argparse.Namespace) -> int:
             calib_method=args.calib_method,
             min_psnr=args.min_psnr,
         )
-        pipeline.export_bundle(opts)
+        result = pipeline.export_bundle(opts)
+        if args.json:
+            emit_json(result.to_json())
+        if result.error is not None:
+            raise result.error
     elif args.command == "convert":
         pipeline.convert(ConvertOptions(args.source, args.out, args.config, args.dataset, args.force))
         print(f"wrote {args.out}")
@@ -248,7 +280,22 @@ def run(args: argparse.Namespace) -> int:
 
         render(opts_r)
     elif args.command == "verify":
-        pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads))
+        report = pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads),
+                                        raise_on_failure=not args.json)
+        if args.json:
+            emit_json({"command": "verify", "bundle": str(args.bundle), **report.summary()})
+            if not report.passed:
+                from .errors import ParityError
+
+                raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
+    elif args.command == "inspect":
+        from .inspect_bundle import format_inspect, inspect_bundle
+
+        info = inspect_bundle(args.bundle, verify_checksums=not args.no_checksums)
+        if args.json:
+            emit_json({"command": "inspect", **info})
+        else:
+            print(format_inspect(info))
     elif args.command == "bench":
         from .bench.run import BenchOptions, check_options, run_bench
 
@@ -267,7 +314,9 @@ def run(args: argparse.Namespace) -> int:
             max_memory=args.max_memory,
         )
         check_options(opts_b)
-        run_bench(opts_b)
+        out = run_bench(opts_b)
+        if args.json:
+            emit_json({"command": "bench", "out": str(out), **json.loads((out / "results.json").read_text())})
     elif args.command == "demo":
         print_demo_list()
     else:

@@ -587,3 +587,35 @@ def _axis_tiles(grid: GridInputs, axis: str, bands: int) -> list[AxisTile]:
 
 def shapes_text(shapes: Iterable[tuple[int, int]]) -> str:
     return ", ".join(f"{h}x{w}" for h, w in shapes)
+
+
+# ------------------------------------------------------------------ the grids every check covers
+#: the larger batch of every parity check (batch 1 is checked too)
+PARITY_BATCH = 4
+
+
+@dataclass(frozen=True)
+class ParityGrid:
+    """One grid of a parity check: native, below, above, non-square, zoom or extrapolation."""
+
+    label: str
+    size: tuple[int, int]
+    window: Window = Window()
+    golden: bool = True  # small enough to keep reference outputs in the bundle
+
+    @property
+    def key(self) -> str:
+        return self.label.replace(" ", "_")
+
+
+def parity_grids(native: int) -> list[ParityGrid]:
+    n = native
+    return [
+        ParityGrid("native", (n, n)),
+        ParityGrid("half", (max(1, n // 2),) * 2),
+        ParityGrid("quarter", (max(1, n // 4),) * 2),
+        ParityGrid("double", (2 * n, 2 * n), golden=False),
+        ParityGrid("non-square", (max(1, round(0.75 * n)), max(1, round(1.25 * n)))),
+        ParityGrid("zoom", (n, n), Window(0.25, 0.25, 0.75, 0.75)),
+        ParityGrid("extrapolate", (n, n), Window(-0.25, -0.25, 1.25, 1.25)),
+    ]

@@ -31,6 +31,8 @@ SCHEMA_ID = "inrgan-export/bundle"
 MANIFEST_VERSION = "1.1"
 #: the majors this tool reads
 READABLE_MAJORS = (1,)
+#: the graphs of a bundle: per latent, per view, and the two joined at θ
+GRAPHS = ("hypernet", "inr", "generator")
 
 #: gate defaults, defined once: FP32 parity (max abs on images in [-1, 1]) and INT8 PSNR
 DEFAULT_PARITY_ATOL = 1e-4
@@ -333,6 +335,6 @@ def _check_relative(rel: str, where: str) -> None:
 
 
 __all__ = [
-    "CORE_FIELDS", "DEFAULT_INT8_MEDIAN_DB", "DEFAULT_INT8_WORST_DB", "DEFAULT_PARITY_ATOL", "FileEntry", "Interface",
+    "CORE_FIELDS", "GRAPHS", "DEFAULT_INT8_MEDIAN_DB", "DEFAULT_INT8_WORST_DB", "DEFAULT_PARITY_ATOL", "FileEntry", "Interface",
     "MANIFEST_FILE", "MANIFEST_VERSION", "Manifest", "READABLE_MAJORS", "SCHEMA_ID", "parse_version", "schema_path",
 ]

@@ -30,7 +30,7 @@ class ExportOptions:
     max_res: tuple[int, int] | None = None
     max_batch: int = 4
     #: INT8: calibration latents, method (max | percentile | entropy) and worst-case PSNR gate
-    calib_latents: int = 32
+    calib_latents: int | Path = 32  # a count of prior latents, or the user's own .npy
     calib_method: str = "percentile"
     min_psnr: float = DEFAULT_INT8_WORST_DB
 

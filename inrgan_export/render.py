@@ -27,7 +27,7 @@ def open_source(source: str, backend: str | None, device: str, max_memory: int |
             f"backend {backend} runs bundles; export {source} first (inrgan-export export {source} --target onnx -o DIR), "
             "or use --backend torch"
         )
-    from .runtime import open_checkpoint  # the export extra (PyTorch); missing: exit 3, see cli
+    from .checkpoint import open_checkpoint  # the export extra (PyTorch); missing: exit 3, see cli
 
     return open_checkpoint(source, max_memory=max_memory, threads=threads)
 

@@ -12,7 +12,6 @@ from torch import Tensor, nn
 
 from .families import ExportSpec
 
-GRAPH_NAMES = ("hypernet", "inr", "generator")
 
 
 class HypernetGraph(nn.Module):

@@ -28,40 +28,15 @@ from .display import DisplayMapping
 from .manifest import DEFAULT_INT8_WORST_DB
 from .grid import GridInputs, GridLayout, Window
 from .imageio import panel, psnr
-from .latents import latents_from_seeds
+from .grid import PARITY_BATCH, ParityGrid, parity_grids  # noqa: F401  (the grids a parity report covers)
+from .latents import BANK_SEEDS, latent_bank, latents_from_seeds  # noqa: F401
+from .log import progress, step
 
-BANK_SEEDS = tuple(range(8))
-PARITY_BATCH = 4
 GOLDEN = "golden.npz"
 REDUCED_PSNR_DB = 40.0
 
 
 # ------------------------------------------------------------------ grids and feeds
-@dataclass(frozen=True)
-class ParityGrid:
-    label: str
-    size: tuple[int, int]
-    window: Window = Window()
-    golden: bool = True  # small enough to keep reference outputs in the bundle
-
-    @property
-    def key(self) -> str:
-        return self.label.replace(" ", "_")
-
-
-def parity_grids(native: int) -> list[ParityGrid]:
-    n = native
-    return [
-        ParityGrid("native", (n, n)),
-        ParityGrid("half", (max(1, n // 2),) * 2),
-        ParityGrid("quarter", (max(1, n // 4),) * 2),
-        ParityGrid("double", (2 * n, 2 * n), golden=False),
-        ParityGrid("non-square", (max(1, round(0.75 * n)), max(1, round(1.25 * n)))),
-        ParityGrid("zoom", (n, n), Window(0.25, 0.25, 0.75, 0.75)),
-        ParityGrid("extrapolate", (n, n), Window(-0.25, -0.25, 1.25, 1.25)),
-    ]
-
-
 @dataclass(frozen=True)
 class Feed:
     """One comparator iteration: a grid at a batch size, as the generator graph's inputs."""
@@ -104,7 +79,10 @@ def _polygraphy():
     from polygraphy.common import TensorMetadata
     from polygraphy.logger import G_LOGGER
 
-    G_LOGGER.module_severity = G_LOGGER.ERROR  # our report says what matters; keep stdout clean
+    # Polygraphy prints its log to stdout; our report says what matters, and stdout belongs to
+    # --json: only what would stop the process (CRITICAL, which it sends to stderr) gets through
+    G_LOGGER.module_severity = G_LOGGER.CRITICAL
+    G_LOGGER.colors = False
     return BaseRunner, TensorMetadata
 
 
@@ -188,15 +166,11 @@ def golden_runner(outputs: Mapping[str, np.ndarray], output_name: str, name: str
 
 def onnxrt_runner(path: Path, name: str, threads: int | None = None):
     """Polygraphy's own ONNX Runtime runner on a graph file."""
-    import onnxruntime as ort
     from polygraphy.backend.onnxrt import OnnxrtRunner
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    return OnnxrtRunner(session, name=name)
+    from .runtime.onnxruntime_backend import ort_session
+
+    return OnnxrtRunner(ort_session(path, threads), name=name)
 
 
 def tensorrt_runner(directory: Path, manifest: Mapping, name: str):
@@ -312,7 +286,23 @@ class ParityReport:
             "gates": self.gates,
             "checks": len(self.rows),
             "failures": self.failures(),
+            "paths": self.verdicts(),
         }
+
+    def verdicts(self) -> dict[str, dict]:
+        """Per checked path (``openvino split``, ...): its backend, precision and verdict."""
+        out: dict[str, dict] = {}
+        for r in self.rows:
+            v = out.setdefault(r.path, {"backend": r.backend, "precision": r.precision, "passed": True, "checks": 0,
+                                        "lowest_psnr_db": math.inf, "worst_max_abs": 0.0})
+            v["passed"] = v["passed"] and r.passed
+            v["checks"] += 1
+            v["lowest_psnr_db"] = min(v["lowest_psnr_db"], r.psnr_db)
+            v["worst_max_abs"] = max(v["worst_max_abs"], r.max_abs)
+        for v in out.values():
+            v["lowest_psnr_db"] = _json_float(v["lowest_psnr_db"])
+            v["worst_max_abs"] = _json_float(v["worst_max_abs"])
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -529,5 +519,53 @@ def load_golden(bundle_path: Path, manifest: Mapping, layout: GridLayout, z_name
     return arrays["z"], arrays["theta"], feeds, outputs
 
 
-def latent_bank(z_dim: int) -> np.ndarray:
-    return latents_from_seeds(list(BANK_SEEDS), z_dim)
+# ------------------------------------------------------------------ a bundle's parity, assembled
+def check_runtimes(runtimes, directory: Path, manifest, ref_runner, ref_name: str, feeds: list[Feed],
+                   threads: int | None) -> tuple[ParityReport, dict[str, np.ndarray]]:
+    """Every runtime of the target (split and fused paths) plus Polygraphy's ONNX Runtime runner
+    on the fused graph (where the bundle has one), against the reference, on the same feeds."""
+    from .families import get_family
+
+    family = get_family(manifest["family"])
+    atol = family.export_spec.parity_atol
+    int8_min = float((manifest.get("int8") or {}).get("gates", {}).get("worst_threshold_db", DEFAULT_INT8_WORST_DB))
+    candidates = []
+    for rt in runtimes:
+        for path in rt.paths:
+            name = f"{rt.backend} {path}"
+            gate = gate_for(rt.precision, atol, int8_min)
+            candidates.append(Candidate(generator_runner(rt.generator, path, name), rt.backend, rt.precision, name, gate))
+    fused = (manifest["graphs"].get("generator") or {}).get("onnx")
+    if fused:
+        name = "onnxruntime fused (polygraphy)"
+        onnx_precision = manifest.get("onnx_precision", "fp32")  # precision-typed graphs (int8 Q/DQ, fp16)
+        candidates.append(Candidate(onnxrt_runner(directory / fused, name, threads), "onnxruntime", onnx_precision, name,
+                                    gate_for(onnx_precision, atol, int8_min)))
+    trt = tensorrt_runner(directory, manifest, "tensorrt fused (polygraphy)")  # None without TensorRT and engines
+    if trt is not None:
+        p = manifest["tensorrt"]["precision"]
+        candidates.append(Candidate(trt, "tensorrt", p, trt.name, gate_for(p, atol, int8_min)))
+    with step(f"parity of {len(candidates)} path(s) against {ref_name} on {len({f.grid.key for f in feeds})} grids"):
+        with progress(len(feeds) * (len(candidates) + 1), "parity") as bar:
+            return run_parity(ref_runner, ref_name, candidates, feeds, manifest["interface"]["output_name"], family.display, bar)
+
+
+def check_thetas(report: ParityReport, runtimes, z_bank: np.ndarray, theta_ref: np.ndarray) -> None:
+    for rt in runtimes:
+        with rt.generator as gen:
+            report.theta.append(theta_check(theta_ref, gen.hypernet(z_bank[: theta_ref.shape[0]]), f"{rt.backend} hypernet",
+                                            rt.precision))
+
+
+def first_images(runtimes, refs: dict[str, np.ndarray], feeds: list[Feed]):
+    """(reference, exported) images of the first latent on the native grid, for parity.png."""
+    feed = next(f for f in feeds if f.batch == 1)
+    with runtimes[0].generator as gen:
+        out = gen.generate(feed.arrays[gen.interface.hypernet_inputs[0]], feed.grid.size, feed.grid.window)
+    return refs[feed.key][0], out[0]
+
+
+def reference_name() -> str:
+    import torch
+
+    return f"PyTorch {torch.__version__} eager, float32, CPU"

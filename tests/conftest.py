@@ -60,12 +60,17 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory) -> Path:
-    """demo:tiny exported through the real CLI (the bundle other tests read)."""
+def tiny_export(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """demo:tiny exported through the real CLI with --json (the bundle other tests read)."""
     out = tmp_path_factory.mktemp("bundles") / "tiny_onnx"
-    proc = run_cli("demo:tiny", "--target", "onnx", "-o", out, cwd=out.parent)
+    proc = run_cli("demo:tiny", "--target", "onnx", "-o", out, "--json", cwd=out.parent)
     assert proc.returncode == 0, proc.stderr
-    return out
+    return out, proc
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_export) -> Path:
+    return tiny_export[0]
 
 
 @pytest.fixture(scope="session")

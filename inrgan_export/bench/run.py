@@ -22,7 +22,7 @@ import numpy as np
 from ..bundle import Bundle, BundleWriter, is_bundle
 from ..errors import UnsupportedOption, UsageError
 from ..log import info, progress, step
-from .machine import machine_info
+from ..environment import machine_info
 from .macs import count_graph
 from .stylegan2 import synthesis_macs
 from .timing import Timing, measure, sgemm_paths
@@ -33,7 +33,6 @@ PAPER_TABLE1 = {
     "LSUN 256²": {"preset": "church", "size": 256, "inr_gan": (38.76, 107.03e6), "stylegan2": (84.36, 30.03e6)},
     "FFHQ 1024²": {"preset": "ffhq1024", "size": 1024, "inr_gan": (47.35, 117.3e6), "stylegan2": (143.18, 30.37e6)},
 }
-DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino")
 
 
 @dataclass(frozen=True)
@@ -112,8 +111,8 @@ def load_model(source: str, debug: bool = False) -> Model:
         iface = Interface.from_manifest(bundle.interface)
         return Model(fam, cfg, iface, bundle.path, bundle.manifest, iface.native_size, params, bundle=bundle)
     from ..checkpoint import load_source
-    from ..export import export_graph
-    from ..pipeline import build_manifest
+    from ..onnx_export import export_graph
+    from ..onnx_export import build_manifest
     from ..runtime.torch_backend import TorchGenerator
     from ..split import split
 
@@ -187,49 +186,35 @@ def table1_rows() -> list[dict[str, Any]]:
 
 
 def backend_generators(m: Model, backend: str, precision: str, threads: int | None, max_memory: int | None):
-    """A runtime for (backend, precision), or the reason it cannot run here."""
+    """A runtime for (backend, precision) from the runtime registry, or the reason it cannot run here."""
+    from ..errors import BackendUnavailable
+    from ..runtime import backend_spec
+
+    spec = backend_spec(backend)
     if m.bundle is not None:
         own = m.manifest.get("default_backend")
         own_precision = m.manifest.get("precision", "fp32")
         if (backend, precision) != (own, own_precision) and backend != "onnxruntime":
             return None, f"a {own}/{own_precision} bundle benchmarks its own backend and precision"
-    if backend == "torch":
+    if spec.runs == "checkpoints":  # the PyTorch reference
         if m.checkpoint is None:
-            return None, "torch needs a checkpoint, not a bundle"
+            return None, f"{backend} needs a checkpoint, not a bundle"
         if precision != "fp32":
             return None, "the PyTorch reference runs fp32 only"
         from ..runtime.torch_backend import TorchGenerator
 
         return TorchGenerator(m.checkpoint.build(), m.family, max_memory=max_memory, threads=threads), None
-    if backend == "onnxruntime":
-        if precision != "fp32":
-            return None, "ONNX Runtime runs the FP32 graphs here (reduced precision graphs come with their targets)"
-        from ..runtime.onnxruntime_backend import OnnxRuntimeGenerator
+    bundle = m.bundle if m.bundle is not None else Bundle(m.onnx_dir, m.manifest)
+    try:
+        return spec.load().for_benchmark(bundle, precision, threads, max_memory), None
+    except (UnsupportedOption, BackendUnavailable) as e:
+        return None, str(e)
 
-        return OnnxRuntimeGenerator(Bundle(m.onnx_dir, m.manifest), max_memory=max_memory, threads=threads), None
-    if backend == "openvino":
-        try:
-            import openvino as ov
-        except ImportError:
-            return None, "OpenVINO is not installed"
-        from ..runtime.openvino_backend import OpenVINOGenerator, device_precisions
 
-        supported = device_precisions(ov.Core(), "CPU")
-        if precision not in supported:
-            return None, f"OpenVINO's CPU plugin here runs {', '.join(supported)}, not {precision}"
-        manifest = dict(m.manifest)
-        manifest["openvino"] = {**(manifest.get("openvino") or {}), "precision": precision, "device": "CPU"}
-        return OpenVINOGenerator(Bundle(m.onnx_dir, manifest), max_memory=max_memory, threads=threads, cache=False), None
-    if backend == "tensorrt":
-        from ..runtime import open_bundle
+def default_backends() -> tuple[str, ...]:
+    from ..runtime import BACKENDS
 
-        if m.bundle is None:
-            return None, "TensorRT needs a TensorRT bundle (inrgan-export SRC --target tensorrt)"
-        try:
-            return open_bundle(m.bundle.path, backend="tensorrt", threads=threads, max_memory=max_memory), None
-        except Exception as e:  # noqa: BLE001 - the reason is reported in the results
-            return None, str(e)
-    raise UsageError(f"unknown backend {backend!r}; valid: {', '.join(DEFAULT_BACKENDS + ('tensorrt',))}")
+    return tuple(name for name, spec in BACKENDS.items() if spec.benched_by_default)
 
 
 def run_bench(opts: BenchOptions) -> Path:
@@ -246,7 +231,7 @@ def run_bench(opts: BenchOptions) -> Path:
         "machine": machine_info(), "points": [], "skipped": [],
     }
     if not opts.macs_only:
-        backends = opts.backends or ((m.manifest.get("default_backend"),) if m.bundle else DEFAULT_BACKENDS)
+        backends = opts.backends or ((m.manifest.get("default_backend"),) if m.bundle else default_backends())
         precisions = opts.precisions if not m.bundle else (m.manifest.get("precision", "fp32"),)
         repeats, warmup = (1, 1) if opts.quick else (3, 1)
         min_time = 0.0 if opts.quick else 1.0

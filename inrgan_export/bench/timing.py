@@ -74,8 +74,9 @@ def sgemm_paths(threads: int | None = None, n: int = 4096) -> dict[str, tuple[fl
     paths = {"sgemm torch": (2.0 * n**3, lambda: torch.mm(a, b))}
     try:
         import onnx
-        import onnxruntime as ort
         from onnx import TensorProto, helper
+
+        from ..runtime.onnxruntime_backend import ort_session
     except ImportError:
         return paths
     graph = helper.make_graph(
@@ -84,10 +85,7 @@ def sgemm_paths(threads: int | None = None, n: int = 4096) -> dict[str, tuple[fl
         [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    so = ort.SessionOptions()
-    if threads:
-        so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = ort_session(model.SerializeToString(), threads, quiet=False)
     feeds = {"a": a.numpy(), "b": b.numpy()}
     paths["sgemm onnxruntime"] = (2.0 * n**3, lambda: sess.run(None, feeds))
     del onnx

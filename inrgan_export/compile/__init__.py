@@ -1,9 +1,16 @@
-"""Compile step: turn a bundle's FP32 ONNX graphs into a target's artifacts.
+"""Compile step: turn the split model into a target's artifacts.
 
-A target is one small class (``Target``) registered by name. The export pipeline runs:
-load → split → export (FP32 ONNX) → ``target.compile(ctx)`` → verify (the target's runtimes
-against PyTorch) → publish. ``compile`` writes its files into the bundle directory and
-returns what the manifest records and which runtimes the parity report must check.
+A target is one small class (``Target``) registered by name in :data:`TARGETS`. The export
+pipeline runs: load → split → (FP32 ONNX export, if ``target.needs_onnx``) →
+``target.compile(ctx)`` → verify (the target's runtimes against PyTorch) → publish.
+
+The contract: ``compile`` gets the bundle directory under construction, the PyTorch model and
+its split graph definitions (``ctx.graphs``), and, for ONNX-based targets, the FP32 ONNX
+graphs already in the directory and listed in ``ctx.manifest``. A target built from
+``torch.export`` (``needs_onnx = False``) exports from ``ctx.model``/``ctx.graphs`` itself. It
+writes its files into the directory and returns its own manifest section (and per-graph
+entries naming its files); the pipeline merges that once. ``runtimes`` names the runtimes
+that run the target's bundles here, for the parity report and ``verify``.
 """
 from __future__ import annotations
 
@@ -26,13 +33,16 @@ class CompileContext:
     directory: Path
     model: Any
     family: Any
-    manifest: dict[str, Any]
+    manifest: Any  # inrgan_export.manifest.Manifest: read it, never change it
     options: Any
+    #: the split graph definitions (inrgan_export.split.GraphDef), for targets that export themselves
+    graphs: tuple[Any, ...] = ()
 
 
 @dataclass
 class CompileResult:
-    #: merged into the manifest (e.g. {"openvino": {...}}; "graphs" entries are merged per graph)
+    #: the target's section, merged into the manifest once (e.g. {"openvino": {...}};
+    #: "graphs" entries are merged per graph)
     manifest: dict[str, Any] = field(default_factory=dict)
     #: raised after the (complete) bundle is published, e.g. TensorRT not found → exit 3
     deferred_error: InrganError | None = None
@@ -53,6 +63,8 @@ class Target(ABC):
     #: precisions this version can build for the target (before asking the device)
     precisions: ClassVar[tuple[str, ...]]
     default_backend: ClassVar[str]
+    #: False for targets that export from the PyTorch model themselves (torch.export)
+    needs_onnx: ClassVar[bool] = True
 
     def check(self, options: Any) -> None:
         """Refuse impossible option combinations before any work (exit 2, naming what is valid)."""

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..log import info, step
+from ..manifest import GRAPHS
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 
 def int8_dot_product_isa() -> list[str] | None:
     """The INT8 dot-product ISA extensions of this CPU (empty where none; None where unknown)."""
-    from ..bench.machine import isa_flags
+    from ..environment import isa_flags
 
     flags = isa_flags()
     return None if flags is None else [f for f in ("avx_vnni", "avx512_vnni", "amx_int8") if f in flags]
@@ -73,7 +74,7 @@ class OpenVINOTarget(Target):
                                 threads=opts.threads)
         with gen:
             section["inference_precision_hint"] = gen.config()["INFERENCE_PRECISION_HINT"]
-            section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in ("hypernet", "inr", "generator")}
+            section["inference_precision"] = {n: inference_precision(gen.compile(n)) for n in GRAPHS}
             if opts.precision == "int8":
                 # kernels are chosen at a shape's first inference: render the native size once
                 gen.generate(np.zeros((1, gen.interface.z_dim), np.float32), gen.interface.native_size)

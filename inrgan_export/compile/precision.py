@@ -441,15 +441,11 @@ class RangeMeter:
 
     def __init__(self, model: onnx.ModelProto, threads: int | None = None,
                  types: Mapping[str, int] | None = None) -> None:
-        import onnxruntime as ort
+        from ..runtime.onnxruntime_backend import ort_session
 
         types = types if types is not None else tensor_types(model)
         probe, self.names = absmax_probe(model, types)
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        if threads:
-            so.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(probe.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        self.session = ort_session(probe.SerializeToString(), threads)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [f"{n}__absmax" for n in self.names]
         self.ranges: dict[str, float] = {}

@@ -38,10 +38,10 @@ import onnx
 
 from ..errors import BackendUnavailable, BundleError, InrganError, UnsupportedOption, UsageError
 from ..log import info, step
+from ..manifest import GRAPHS
 from . import CompileContext, CompileResult, RuntimeSpec, Target
-from .trt_profiles import Profile, ResolutionRange, build_profile, parity_range, resolve_range, trtexec_shapes
+from ..runtime.trt_profiles import Profile, ResolutionRange, build_profile, parity_range, resolve_range, trtexec_shapes
 
-GRAPHS = ("hypernet", "inr", "generator")
 SCRIPT = "build_engines.sh"
 BF16_MIN_CC = (8, 0)
 #: activation estimate above which a range-measurement run is split into tiles
@@ -188,7 +188,7 @@ class TensorRTTarget(Target):
 
 def _tensorrt_and_gpu(device_index: int):
     from ..runtime.tensorrt_backend import Cuda
-    from .trt_build import import_tensorrt
+    from ..runtime.tensorrt_backend import import_tensorrt
 
     trt = import_tensorrt()
     cuda = Cuda(device_index)
@@ -206,7 +206,7 @@ def tensorrt_ready() -> bool:
 
 # --------------------------------------------------------------------------- profiles
 def make_profiles(layout, manifest: Mapping[str, Any], native: tuple[int, int], opts) -> list[Profile]:
-    from ..verify import PARITY_BATCH, parity_grids
+    from ..grid import PARITY_BATCH, parity_grids
 
     render = resolve_range(native, opts.max_batch, opts.min_res, opts.opt_res, opts.max_res)
     parity = parity_range([g.size for g in parity_grids(native[0])], PARITY_BATCH)
@@ -217,7 +217,7 @@ def make_profiles(layout, manifest: Mapping[str, Any], native: tuple[int, int], 
 
 def parity_profile_index(profiles: Sequence[Profile], native: tuple[int, int]) -> int:
     """The profile Polygraphy's TrtRunner uses for the parity feeds (sizes and batch 4)."""
-    from ..verify import PARITY_BATCH, parity_grids
+    from ..grid import PARITY_BATCH, parity_grids
 
     sizes = [g.size for g in parity_grids(native[0])]
     for k, p in enumerate(profiles):
@@ -289,7 +289,7 @@ def typed_graphs(ctx: CompileContext, precision: str, render: ResolutionRange) -
 
 def fuse_typed(ctx: CompileContext, hypernet: Path, inr: Path, out: Path) -> None:
     """Join the FP32 hypernetwork with a typed INR at θ, as the exporter joins the FP32 ones."""
-    from ..export import fuse_graphs
+    from ..onnx_export import fuse_graphs
     from ..split import GraphDef, TensorSpec
 
     entry = ctx.manifest["graphs"]["generator"]
@@ -305,21 +305,16 @@ def measure_inr_ranges(ctx: CompileContext, inr: onnx.ModelProto, types, render:
     """Largest |value| of every float tensor of the FP32 INR over the latent bank at the parity
     grids and the ends and opt of the resolution range (large sizes: first latents only, in
     tiles); θ from the FP32 hypernetwork under ONNX Runtime."""
-    import onnxruntime as ort
-
-    from ..verify import latent_bank, parity_grids
+    from ..runtime.onnxruntime_backend import ort_session
+    from ..grid import parity_grids
+    from ..latents import latent_bank
     from .precision import RangeMeter
 
     manifest = ctx.manifest
     iface = manifest["interface"]
     layout = ctx.model.layout
     native = (int(iface["native_size"][0]), int(iface["native_size"][1]))
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if ctx.options.threads:
-        so.intra_op_num_threads = ctx.options.threads
-    hyper = ort.InferenceSession(str(ctx.directory / manifest["graphs"]["hypernet"]["onnx"]), so,
-                                 providers=["CPUExecutionProvider"])
+    hyper = ort_session(ctx.directory / manifest["graphs"]["hypernet"]["onnx"], ctx.options.threads)
     z = latent_bank(int(iface["z_dim"]))
     feeds = {iface["hypernet_inputs"][0]: z}
     feeds.update({n: np.ones(z.shape[0], np.float32) for n in iface["hypernet_inputs"][1:]})

@@ -28,53 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import BackendUnavailable, InrganError
+from ..errors import InrganError
 from ..log import info
-from .trt_profiles import Profile
+from ..runtime.tensorrt_backend import trt_logger
+from ..runtime.trt_profiles import Profile
 
-MIN_MAJOR = 10
 TIMING_CACHE = "timing.cache"
 TIMING_CACHE_KEY = "timing.cache.json"
 WORKSPACE_FRACTION = 0.5  # of the GPU's memory, the builder's scratch space limit
-
-
-def import_tensorrt():
-    """The ``tensorrt`` module, or BackendUnavailable naming why it is not usable."""
-    try:
-        import tensorrt as trt  # type: ignore[import-not-found]
-    except ImportError as e:
-        raise BackendUnavailable(f"TensorRT not found ({e})") from None
-    except OSError as e:  # wheel present, libraries missing
-        raise BackendUnavailable(f"TensorRT is installed but its libraries do not load ({e})") from None
-    version = getattr(trt, "__version__", "0")
-    try:
-        major = int(version.split(".")[0])
-    except ValueError:
-        major = 0
-    if major < MIN_MAJOR:
-        raise BackendUnavailable(
-            f"TensorRT {version} found; strongly typed engines need TensorRT {MIN_MAJOR} or newer (pip install 'tensorrt>=10')"
-        )
-    return trt
-
-
-def tensorrt_version() -> str | None:
-    """The installed TensorRT's version, or None (never raises)."""
-    try:
-        return import_tensorrt().__version__
-    except BackendUnavailable:
-        return None
-
-
-_LOGGER = None
-
-
-def trt_logger(trt):
-    """One process-wide TensorRT logger at WARNING (TensorRT wants a single logger)."""
-    global _LOGGER
-    if _LOGGER is None:
-        _LOGGER = trt.Logger(trt.Logger.WARNING)
-    return _LOGGER
 
 
 # --------------------------------------------------------------------------- timing cache

@@ -1,96 +1,20 @@
-"""Registry of generator families. A family says how to read its config, build its PyTorch
-model, which demo presets it has and how its graphs are exported (its `ExportSpec`).
-
-Every family's model offers the same small interface, which is all the exporter and the
-runtimes rely on:
-
-* ``model.hypernet(z, ...) -> theta``  (per latent, once)
-* ``model.inr(theta, *grid_inputs) -> rgb``  (per view; grid inputs from ``model.layout``)
-* ``model.layout`` — a :class:`~inrgan_export.grid.GridLayout`
-"""
+"""Generator families: ``paper`` (the paper's model) and ``sg2`` (the authors' released,
+StyleGAN2-ADA-based model). :mod:`.base` holds the extension point and its registry; each
+family is a subpackage that registers itself."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-from torch import nn
-
 from ..display import DisplayMapping
-from ..errors import ConfigError
-from ..manifest import DEFAULT_PARITY_ATOL
+from .base import (
+    FAMILIES,
+    ExportSpec,
+    Family,
+    HypernetInput,
+    Importer,
+    all_presets,
+    get_family,
+    importer_for,
+    register,
+)
 
-
-@dataclass(frozen=True)
-class HypernetInput:
-    """An input of the hypernetwork graph: ``latent`` is [N, model.z_dim], ``scalar`` is [N]."""
-
-    name: str
-    kind: str = "latent"
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """How one family is exported (Optimum-style declarative spec)."""
-
-    family: str
-    hypernet_inputs: tuple[HypernetInput, ...]
-    theta_name: str = "theta"
-    output_name: str = "rgb"
-    #: opset 18: the newest opset torch.onnx's translator emits natively (a higher one is a
-    #: version conversion), supported by ONNX Runtime, OpenVINO and TensorRT 10+.
-    opset: int = 18
-    #: size the graphs are traced at (any size works afterwards; dynamic dims)
-    example_size: tuple[int, int] = (16, 16)
-    #: FP32 parity gate of exported graphs vs PyTorch, on images in [-1, 1]
-    parity_atol: float = DEFAULT_PARITY_ATOL
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    description: str
-    config_from_dict: Callable[[Mapping[str, Any]], Any]
-    build: Callable[[Any], nn.Module]
-    init_weights: Callable[[nn.Module, Any], None]
-    count_parameters: Callable[[Any], tuple[int, int]]
-    presets: Mapping[str, Any]
-    export_spec: ExportSpec
-    display: DisplayMapping = field(default_factory=DisplayMapping)
-    #: output activation name → value range of the raw output (None: unbounded)
-    output_range: Callable[[Any], tuple[float, float] | None] = lambda cfg: None
-    #: estimated bytes of activations per output sample of each block, for tiling
-    bytes_per_pixel: Callable[[Any], list[int]] = lambda cfg: []
-    #: analytic MACs of one sample: (config, block shapes) -> {"inr": ..., "hypernet": ..., ...}
-    macs: Callable[[Any, Any], dict] | None = None
-    #: the licence note that travels with exported bundles
-    licence_note: str = ""
-
-
-FAMILIES: dict[str, Family] = {}
-
-
-def register(family: Family) -> Family:
-    FAMILIES[family.name] = family
-    return family
-
-
-def get_family(name: str) -> Family:
-    _load_builtin()
-    if name not in FAMILIES:
-        raise ConfigError(f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}")
-    return FAMILIES[name]
-
-
-def all_presets() -> dict[str, tuple[Family, Any]]:
-    """``{preset name: (family, preset)}`` across families."""
-    _load_builtin()
-    out: dict[str, tuple[Family, Any]] = {}
-    for fam in FAMILIES.values():
-        for name, preset in fam.presets.items():
-            out[name] = (fam, preset)
-    return out
-
-
-def _load_builtin() -> None:
-    from . import paper, sg2  # noqa: F401  (register themselves)
+__all__ = ["FAMILIES", "DisplayMapping", "ExportSpec", "Family", "HypernetInput", "Importer", "all_presets", "get_family",
+           "importer_for", "register"]

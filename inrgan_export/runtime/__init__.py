@@ -1,24 +1,55 @@
-"""Runtimes: one `Generator` interface, one implementation per backend.
+"""Runtimes: one `Generator` interface, one implementation per backend, one registry.
 
-``open_bundle(path, backend=...)`` opens an exported bundle; ``open_checkpoint(src)`` runs a
-checkpoint (or ``demo:<preset>``) with the PyTorch reference backend.
+``open_bundle(path, backend=...)`` opens an exported bundle. The PyTorch reference
+(``inrgan_export.checkpoint.open_checkpoint``) runs checkpoints and sits above this layer,
+since it needs the families' models. Adding a backend is one module here plus one line in
+:data:`BACKENDS`; ``bench``, ``verify`` and the CLI iterate the registry. (The C++ runtime
+keeps its own list, ``runtimes/cpp``.)
 """
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..bundle import Bundle
 from ..errors import UsageError
 from .base import Generator, Interface, default_max_memory, parse_bytes
 
-#: backend name → (module, class); imported lazily so a missing backend library only
-#: matters when that backend is asked for.
-BACKENDS = {
-    "torch": None,  # needs a checkpoint, not a bundle
-    "onnxruntime": ("onnxruntime_backend", "OnnxRuntimeGenerator"),
-    "tensorrt": ("tensorrt_backend", "TensorRTGenerator"),
-    "openvino": ("openvino_backend", "OpenVINOGenerator"),
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    #: "module:Class" under inrgan_export.runtime, imported on use so that a missing library
+    #: only matters when that backend is asked for; "" for the PyTorch reference
+    impl: str
+    #: what it runs: "bundles", or "checkpoints" (the reference)
+    runs: str = "bundles"
+    #: part of `bench`'s default set
+    benched_by_default: bool = True
+
+    def load(self) -> type[Generator]:
+        if not self.impl:
+            raise UsageError(f"backend {self.name} runs checkpoints, not bundles; pass the checkpoint (or demo:<preset>) instead")
+        module, cls = self.impl.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    spec.name: spec
+    for spec in (
+        BackendSpec("torch", "", runs="checkpoints"),
+        BackendSpec("onnxruntime", "onnxruntime_backend:OnnxRuntimeGenerator"),
+        BackendSpec("openvino", "openvino_backend:OpenVINOGenerator"),
+        BackendSpec("tensorrt", "tensorrt_backend:TensorRTGenerator", benched_by_default=False),
+    )
 }
+
+
+def backend_spec(name: str) -> BackendSpec:
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}")
+    return BACKENDS[name]
 
 
 def open_bundle(
@@ -31,25 +62,9 @@ def open_bundle(
 ) -> Generator:
     """Open a bundle with one backend; the default is the backend the bundle was built for."""
     bundle = Bundle.open(path, verify_checksums=verify_checksums)
-    backend = backend or bundle.manifest.get("default_backend", "onnxruntime")
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    if BACKENDS[backend] is None:
-        raise UsageError(f"backend {backend} runs checkpoints, not bundles; pass the checkpoint (or demo:<preset>) instead")
-    module, cls = BACKENDS[backend]
-    import importlib
-
-    impl = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    impl = backend_spec(backend or bundle.manifest.default_backend).load()
     return impl(bundle, device=device, max_memory=max_memory, threads=threads)
 
 
-def open_checkpoint(src: str, max_memory: int | None = None, threads: int | None = None) -> Generator:
-    """The PyTorch reference for a checkpoint path or ``demo:<preset>``."""
-    from ..checkpoint import load_source
-    from .torch_backend import TorchGenerator
-
-    ckpt = load_source(src)
-    return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads)
-
-
-__all__ = ["Generator", "Interface", "open_bundle", "open_checkpoint", "default_max_memory", "parse_bytes", "BACKENDS"]
+__all__ = ["BACKENDS", "BackendSpec", "Generator", "Interface", "backend_spec", "default_max_memory", "open_bundle",
+           "parse_bytes"]

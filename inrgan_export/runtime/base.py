@@ -15,14 +15,14 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from ..errors import InputValueError, ShapeError, UsageError
+from ..errors import InputValueError, ShapeError, UnsupportedOption, UsageError
 from ..manifest import Interface  # noqa: F401  (part of the runtime API)
-from ..grid import GridInputs, GridLayout, Tile, Window, check_size
+from ..grid import GridInputs, Tile, Window, check_size
 
 GRID_CACHE_SIZE = 16
 
@@ -178,6 +178,12 @@ class Generator(ABC):
                 bx = min(w0, bx * 2)
 
     # ------------------------------------------------------------ backend hooks
+    @classmethod
+    def for_benchmark(cls, bundle: Any, precision: str, threads: int | None, max_memory: int | None) -> "Generator":
+        """This backend on a bundle's graphs at ``precision``, for ``bench``; raises
+        UnsupportedOption or BackendUnavailable with the reason it cannot run here."""
+        raise UnsupportedOption(f"backend {cls.backend} has no benchmark set-up")
+
     @abstractmethod
     def activate_impl(self) -> None: ...
 

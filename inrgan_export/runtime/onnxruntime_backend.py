@@ -1,15 +1,33 @@
 """ONNX Runtime backend over a bundle's ``hypernet.onnx`` / ``inr.onnx`` / ``generator.onnx``."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BackendUnavailable, UsageError
-from .base import Generator, Interface, hypernet_extras
+from ..errors import BackendUnavailable, UnsupportedOption, UsageError
+from .base import Generator, hypernet_extras
 
 DEVICE_PROVIDERS = {"CPU": ["CPUExecutionProvider"], "CUDA": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+
+
+def ort_session(model: str | Path | bytes, threads: int | None = None, providers: Sequence[str] = ("CPUExecutionProvider",),
+                quiet: bool = True):
+    """The one place ONNX Runtime sessions are made: a graph file or serialized bytes, with
+    the thread count and log level every caller wants the same way."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise BackendUnavailable("backend onnxruntime is not installed (pip install onnxruntime)") from None
+    so = ort.SessionOptions()
+    if quiet:
+        so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, so, providers=list(providers))
 
 
 class OnnxRuntimeGenerator(Generator):
@@ -34,6 +52,12 @@ class OnnxRuntimeGenerator(Generator):
         self.graph_kind = graph_kind or bundle.manifest.get("onnxruntime_graph", "onnx")
         self.sessions: dict[str, object] = {}
 
+    @classmethod
+    def for_benchmark(cls, bundle: Bundle, precision: str, threads: int | None, max_memory: int | None) -> "OnnxRuntimeGenerator":
+        if precision != bundle.manifest.get("onnx_precision", "fp32"):
+            raise UnsupportedOption("ONNX Runtime runs the bundle's own graphs (FP32 here); reduced-precision graphs come with their targets")
+        return cls(bundle, max_memory=max_memory, threads=threads)
+
     def providers(self) -> Sequence[str]:
         try:
             import onnxruntime as ort
@@ -49,14 +73,8 @@ class OnnxRuntimeGenerator(Generator):
 
     def session(self, name: str):
         if name not in self.sessions:
-            import onnxruntime as ort
-
-            so = ort.SessionOptions()
-            so.log_severity_level = 3
-            if self.threads:
-                so.intra_op_num_threads = self.threads
             path = self.bundle.graph_file(name, self.graph_kind)
-            self.sessions[name] = ort.InferenceSession(str(path), so, providers=list(self.providers()))
+            self.sessions[name] = ort_session(path, self.threads, self.providers())
         return self.sessions[name]
 
     def activate_impl(self) -> None:

@@ -9,7 +9,6 @@ are checksummed — so the second open of a bundle skips compilation.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..bundle import MANIFEST, Bundle
 from ..errors import BackendUnavailable, UnsupportedOption
-from .base import Generator, Interface, hypernet_extras
+from .base import Generator, hypernet_extras
 
 #: our precision names → OpenVINO inference precision hints, and the device capability each needs
 #: (int8 bundles carry FakeQuantize from their Q/DQ graph; what is not quantized runs f32)
@@ -102,6 +101,17 @@ class OpenVINOGenerator(Generator):
         self.requests: dict[str, Any] = {}
         self.core: Any = None
         self.cache_dir: Path | None = None
+
+    @classmethod
+    def for_benchmark(cls, bundle: Bundle, precision: str, threads: int | None, max_memory: int | None) -> "OpenVINOGenerator":
+        """The bundle's ONNX graphs compiled by OpenVINO at ``precision`` (no cache: timings
+        include nothing stale)."""
+        supported = device_precisions(import_openvino().Core(), "CPU")
+        if precision not in supported:
+            raise UnsupportedOption(f"OpenVINO's CPU plugin here runs {', '.join(supported)}, not {precision}")
+        section = {**(bundle.manifest.get("openvino") or {}), "precision": precision, "device": "CPU"}
+        return cls(Bundle(bundle.path, bundle.manifest.merged({"openvino": section})), max_memory=max_memory, threads=threads,
+                   cache=False)
 
     # --------------------------------------------------------------- lifecycle
     def activate_impl(self) -> None:

@@ -25,10 +25,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BackendUnavailable, BundleError, ShapeError, UsageError
-from .base import Generator, Interface, RenderPlan, hypernet_extras
+from ..manifest import GRAPHS
+from ..errors import BackendUnavailable, BundleError, ShapeError, UnsupportedOption, UsageError
+from .base import Generator, RenderPlan, hypernet_extras
+from .trt_profiles import Profile
 
-GRAPHS = ("hypernet", "inr", "generator")
 
 
 # --------------------------------------------------------------------------- CUDA
@@ -161,11 +162,47 @@ class DeviceBuffer:
 
 
 # --------------------------------------------------------------------------- TensorRT
-def import_tensorrt():
-    """The ``tensorrt`` module (>= 10), or BackendUnavailable saying why not."""
-    from ..compile.trt_build import import_tensorrt as _imp
+MIN_MAJOR = 10
 
-    return _imp()
+
+def import_tensorrt():
+    """The ``tensorrt`` module, or BackendUnavailable naming why it is not usable."""
+    try:
+        import tensorrt as trt  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise BackendUnavailable(f"TensorRT not found ({e})") from None
+    except OSError as e:  # wheel present, libraries missing
+        raise BackendUnavailable(f"TensorRT is installed but its libraries do not load ({e})") from None
+    version = getattr(trt, "__version__", "0")
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        major = 0
+    if major < MIN_MAJOR:
+        raise BackendUnavailable(
+            f"TensorRT {version} found; strongly typed engines need TensorRT {MIN_MAJOR} or newer (pip install 'tensorrt>=10')"
+        )
+    return trt
+
+
+def tensorrt_version() -> str | None:
+    """The installed TensorRT's version, or None (never raises)."""
+    try:
+        return import_tensorrt().__version__
+    except BackendUnavailable:
+        return None
+
+
+_LOGGER = None
+
+
+def trt_logger(trt):
+    """One process-wide TensorRT logger at WARNING (TensorRT wants a single logger)."""
+    global _LOGGER
+    if _LOGGER is None:
+        _LOGGER = trt.Logger(trt.Logger.WARNING)
+    return _LOGGER
+
 
 
 class EngineRunner:
@@ -279,7 +316,6 @@ class TensorRTGenerator(Generator):
     def __init__(self, bundle: Bundle, device: str = "CUDA", max_memory: int | None = None,
                  threads: int | None = None) -> None:
         super().__init__(bundle.manifest.interface, max_memory)
-        from ..compile.trt_profiles import Profile
 
         self.bundle = bundle
         dev = (device or "CUDA").upper()
@@ -293,6 +329,19 @@ class TensorRTGenerator(Generator):
         self.runners: dict[str, EngineRunner] = {}
         self.cuda: Cuda | None = None
         self.trt_runtime = None
+
+    @classmethod
+    def for_benchmark(cls, bundle: Bundle, precision: str, threads: int | None, max_memory: int | None) -> "TensorRTGenerator":
+        section = bundle.manifest.get("tensorrt")
+        if not section:
+            raise UnsupportedOption("TensorRT needs a TensorRT bundle (inrgan-export SRC --target tensorrt)")
+        if precision != section.get("precision"):
+            raise UnsupportedOption(f"this TensorRT bundle's engines are {section.get('precision')}, not {precision}")
+        gen = cls(bundle, max_memory=max_memory, threads=threads)
+        why = engines_missing_message(bundle)
+        if why is not None:
+            raise BackendUnavailable(why)
+        return gen
 
     # ------------------------------------------------------------ sizes
     def range_text(self) -> str:
@@ -322,7 +371,6 @@ class TensorRTGenerator(Generator):
         if why is not None:
             raise BackendUnavailable(why)
         trt = import_tensorrt()
-        from ..compile.trt_build import trt_logger
 
         self.cuda = Cuda(self.device_index)
         self.trt = trt

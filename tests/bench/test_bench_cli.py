@@ -12,8 +12,11 @@ from ..conftest import assert_one_line_error, run_cli
 def test_quick_bench_writes_every_file(tmp_path):
     out = tmp_path / "bench_tiny"
     proc = run_cli("bench", "demo:tiny", "--sizes", "8,16,12x20", "--backends", "torch,onnxruntime,openvino",
-                   "--precisions", "fp32,bf16", "--batch", "1,2", "--quick", "-o", out, cwd=tmp_path)
+                   "--precisions", "fp32,bf16", "--batch", "1,2", "--quick", "-o", out, "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)  # --json: one object on stdout, progress on stderr
+    assert printed["command"] == "bench" and printed["out"] == str(out)
+    assert printed["points"] == json.loads((out / "results.json").read_text())["points"]
     for name in ("results.json", "results.csv", "report.md", "macs_vs_resolution.png", "latency_vs_resolution.png",
                  "throughput_vs_batch.png"):
         assert (out / name).is_file(), name

@@ -1,7 +1,6 @@
 """MAC counting (inrgan_export.bench.macs, .stylegan2): hand-built graphs, analytic = counted."""
 from __future__ import annotations
 
-import onnx
 import pytest
 from onnx import TensorProto, helper
 

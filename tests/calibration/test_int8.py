@@ -18,7 +18,7 @@ from inrgan_export.checkpoint import demo_checkpoint
 from inrgan_export.families.paper.model import FMMLinear
 from inrgan_export.imageio import psnr
 from inrgan_export.families import DisplayMapping
-from inrgan_export.runtime import open_bundle, open_checkpoint
+from inrgan_export import open_bundle, open_checkpoint
 
 from ..conftest import assert_one_line_error, run_cli
 from ..test_manifest import assert_valid_manifest

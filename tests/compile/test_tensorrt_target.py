@@ -52,7 +52,7 @@ def test_export_without_tensorrt_exits_3_after_writing_the_bundle(fp16_bundle):
 
 
 def test_profiles_in_the_manifest(fp16_bundle):
-    from inrgan_export.compile.trt_profiles import dim_ranges, ResolutionRange
+    from inrgan_export.runtime.trt_profiles import dim_ranges, ResolutionRange
     from inrgan_export.grid import SizeRule
 
     out, _ = fp16_bundle
@@ -84,7 +84,7 @@ def test_build_script(fp16_bundle, tmp_path):
     assert subprocess.run(["bash", "-n", str(out / "build_engines.sh")]).returncode == 0
     lines = [line for line in script.splitlines() if line.startswith('"$TRTEXEC"')]
     assert len(lines) == 3  # one line per graph
-    from inrgan_export.compile.trt_profiles import Profile, trtexec_shapes
+    from inrgan_export.runtime.trt_profiles import Profile, trtexec_shapes
 
     profiles = [Profile.from_manifest(p) for p in m["tensorrt"]["profiles"]]
     for line, graph, onnx_file in zip(lines, ("hypernet", "inr", "generator"),

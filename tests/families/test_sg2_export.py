@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from inrgan_export.runtime import open_bundle, open_checkpoint
+from inrgan_export import open_bundle, open_checkpoint
 
 from ..conftest import DATA, assert_one_line_error, run_cli
 from ..test_manifest import assert_valid_manifest
@@ -71,7 +71,7 @@ def test_the_released_configuration_loads_exports_and_renders(tmp_path):
     """The released churches architecture (68.4 M parameters, 256²) as a full-size network
     pickle with seeded weights, through convert, export (with its parity report) and render."""
     from inrgan_export.checkpoint import demo_checkpoint
-    from inrgan_export.families.sg2.pickle_writer import write_network_pickle
+    from .sg2_pickle_writer import write_network_pickle
 
     model = demo_checkpoint("released-church").build()
     pkl = write_network_pickle(tmp_path / "churches.pkl", model)

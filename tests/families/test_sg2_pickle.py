@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from inrgan_export.checkpoint import demo_checkpoint, load_source
 from inrgan_export.errors import CheckpointError, ConfigError
 from inrgan_export.families.sg2.config import SG2Config, resolve_interpolations
 from inrgan_export.families.sg2.pickle_import import EasyDict, Inert, PersistentObject, load_network_pickle, read_pickle
-from inrgan_export.families.sg2.pickle_writer import Global, Reduce, dumps, network_pickle, write_network_pickle
+from .sg2_pickle_writer import Global, Reduce, dumps, network_pickle, write_network_pickle
 
 from ..conftest import DATA, assert_one_line_error, run_cli
 

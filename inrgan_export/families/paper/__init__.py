@@ -1,17 +1,11 @@
 """Family `paper`: the generator of the INR-GAN paper (authors' paper-time code)."""
 from __future__ import annotations
 
-from .. import DisplayMapping, ExportSpec, Family, HypernetInput, register
+from ...display import DisplayMapping
+from ..base import AUTHORS_LICENCE_NOTE, ExportSpec, Family, HypernetInput, Importer, register
 from .config import PaperConfig
 from .model import PaperGenerator, count_parameters, init_weights_, macs
 from .presets import PRESETS
-
-#: The licence note the authors attach to their code and weights (repository README).
-LICENCE_NOTE = (
-    "universome/inr-gan has no LICENSE file; its README says: 'This repo is built on top of "
-    "StyleGAN2-ADA, so I assume it is restricted by the NVidia license (though I am not a lawyer)' "
-    "(https://nvlabs.github.io/stylegan2-ada-pytorch/license.html)."
-)
 
 
 def _output_range(cfg: PaperConfig) -> tuple[float, float] | None:
@@ -44,6 +38,21 @@ PAPER = register(
         output_range=_output_range,
         bytes_per_pixel=_bytes_per_pixel,
         macs=macs,
-        licence_note=LICENCE_NOTE,
+        licence_note=AUTHORS_LICENCE_NOTE,
+        importers=(
+            Importer(
+                name="authors-paper",
+                description="the authors' paper-time gen_ema.pt (a state dict) with their YAML config",
+                suffixes=(".pt", ".pth"),
+                needs_config=True,
+                load=lambda path, config=None, dataset=None: _authors().import_authors_checkpoint(path, config, dataset),
+            ),
+        ),
     )
 )
+
+
+def _authors():
+    from . import authors  # PyYAML, imported when a conversion asks for it
+
+    return authors

@@ -3,17 +3,11 @@
 :mod:`.pickle_import` without running any code they contain."""
 from __future__ import annotations
 
-from .. import DisplayMapping, ExportSpec, Family, HypernetInput, register
+from ...display import DisplayMapping
+from ..base import AUTHORS_LICENCE_NOTE, ExportSpec, Family, HypernetInput, Importer, register
 from .config import SG2Config
 from .model import SG2Generator, count_parameters, init_weights_, macs
 from .presets import PRESETS
-
-#: The licence note the authors attach to their code and weights (repository README).
-LICENCE_NOTE = (
-    "universome/inr-gan has no LICENSE file; its README says: 'This repo is built on top of "
-    "StyleGAN2-ADA, so I assume it is restricted by the NVidia license (though I am not a lawyer)' "
-    "(https://nvlabs.github.io/stylegan2-ada-pytorch/license.html)."
-)
 
 
 def _bytes_per_pixel(cfg: SG2Config) -> list[int]:
@@ -50,6 +44,21 @@ SG2 = register(
         output_range=lambda cfg: None,  # no output activation: raw values are unbounded
         bytes_per_pixel=_bytes_per_pixel,
         macs=macs,
-        licence_note=LICENCE_NOTE,
+        licence_note=AUTHORS_LICENCE_NOTE,
+        importers=(
+            Importer(
+                name="stylegan2-ada-pickle",
+                description="the authors' released StyleGAN2-ADA network pickle (G_ema), read without running it",
+                suffixes=(".pkl",),
+                needs_config=False,
+                load=lambda path, config=None, dataset=None: _pickle_import().load_network_pickle(path),
+            ),
+        ),
     )
 )
+
+
+def _pickle_import():
+    from . import pickle_import
+
+    return pickle_import

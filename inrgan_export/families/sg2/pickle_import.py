@@ -400,8 +400,9 @@ def generator_weights(obj: PersistentObject) -> dict[str, torch.Tensor]:
 def load_network_pickle(path: str | Path):
     """A StyleGAN2-ADA network pickle → our :class:`~inrgan_export.checkpoint.Checkpoint`
     (family `sg2`) holding ``G_ema``; the strict load names any mismatch."""
-    from ...checkpoint import Checkpoint, sha256_file
-    from . import LICENCE_NOTE
+    from ...hashing import sha256_file
+    from ..checkpoint import Checkpoint
+    from ..base import AUTHORS_LICENCE_NOTE as LICENCE_NOTE
 
     path = Path(path)
     data = read_pickle(path)

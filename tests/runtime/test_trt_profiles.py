@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from inrgan_export.compile.trt_profiles import (
+from inrgan_export.runtime.trt_profiles import (
     InputShapes,
     ResolutionRange,
     build_profile,
@@ -125,7 +125,7 @@ def test_trtexec_shape_syntax():
 
 
 def test_profile_manifest_round_trip():
-    from inrgan_export.compile.trt_profiles import Profile
+    from inrgan_export.runtime.trt_profiles import Profile
 
     layout = GridLayout(THREE, CoordConvention(), "nearest", False, ((0, 1), (1, 2)))
     prof = build_profile(layout, {"inr": [{"name": "coords_2", "shape": ["batch", 2, "h2", "w2"]}]},

@@ -24,8 +24,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .config import CoordSpec, SG2Config
-from .model import CoordFuser, FullyConnectedLayer, SG2Generator, SynthesisBlock, SynthesisLayer, ToRGBLayer
+from inrgan_export.families.sg2.config import CoordSpec, SG2Config
+from inrgan_export.families.sg2.model import CoordFuser, FullyConnectedLayer, SG2Generator, SynthesisBlock, SynthesisLayer, ToRGBLayer
 
 PLACEHOLDER_SRC = "# module source omitted: network pickle written by inrgan-export (sg2 fixture writer)\n"
 

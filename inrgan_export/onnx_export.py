@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .families import ExportSpec
+from .manifest import Manifest
 from .grid import MAX_SIDE
 from .split import GraphDef, check_example_dims, example_inputs, to_numpy
 
@@ -87,7 +88,7 @@ def graph_cache_key(graph: GraphDef, model: nn.Module, spec: ExportSpec) -> str:
     import hashlib
     import json
 
-    from . import __version__
+    from ._version import __version__
     from .cache import code_fingerprint
 
     versions = {"tool": __version__, "code": code_fingerprint(), "torch": torch.__version__, "onnx": onnx.__version__}
@@ -280,10 +281,62 @@ def _slim(proto: onnx.ModelProto) -> onnx.ModelProto | None:
 
 
 def run_onnx(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Sequence[np.ndarray]:
-    import onnxruntime as ort
+    from .runtime.onnxruntime_backend import ort_session
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = ort_session(proto.SerializeToString())
     names = {i.name for i in sess.get_inputs()}
     return sess.run(None, {k: v for k, v in feeds.items() if k in names})
+
+
+def build_manifest(
+    ckpt,
+    model,
+    graphs: list[GraphDef],
+    exported: dict,
+    target: str,
+    precision: str,
+    backend: str,
+    reference,
+) -> Manifest:
+    """The manifest of an export before any target adds its section: the model's interface,
+    its graphs as exported, θ's layout, versions and provenance. ``reference`` is the
+    PyTorch reference generator (its interface is the bundle's)."""
+    import datetime as _dt
+
+    from ._version import __version__
+    from .environment import library_versions
+
+    family = ckpt.family_spec
+    spec = family.export_spec
+    return Manifest.new(
+        family=family.name,
+        target=target,
+        precision=precision,
+        default_backend=backend,
+        interface=reference.interface,
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        tool=f"inrgan-export {__version__}",
+        config=ckpt.config,
+        graphs={
+            g.name: {
+                "onnx": exported[g.name].path.name,
+                "inputs": [t.to_manifest() for t in g.inputs],
+                "outputs": [t.to_manifest() for t in g.outputs],
+                "nodes": exported[g.name].nodes,
+                "simplified_with_onnxslim": exported[g.name].simplified,
+            }
+            for g in graphs
+            if g.name in exported
+        },
+        theta_layout=[
+            {"name": s.name, "offset": s.offset, "size": s.size, "kind": s.kind,
+             "parts": [{"name": n, "shape": list(shape)} for n, shape in s.parts]}
+            for s in model.theta_segments
+        ],
+        opset=spec.opset,
+        versions=library_versions(),
+        provenance={
+            **ckpt.provenance,
+            "licence_note": family.licence_note,
+        },
+    )

@@ -1,0 +1,96 @@
+"""A generator's weights with its family and config: what every loader and importer returns
+and what the export side builds a model from. Lives with the families (importers are the
+families' own), below the loaders in checkpoint.py."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, OutputError
+
+#: our .pt format (see inrgan_export.checkpoint)
+FORMAT = "inrgan-export/checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    family: str
+    config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    #: a model already holding these weights (demo checkpoints build one anyway)
+    _model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def family_spec(self) -> Any:
+        from .base import get_family
+
+        return get_family(self.family)
+
+    def build(self) -> nn.Module:
+        """The model in eval mode with these weights loaded strictly (mismatches are named)."""
+        if self._model is not None:
+            return self._model
+        fam = self.family_spec
+        model = fam.build(fam.config_from_dict(self.config))
+        expected = model.state_dict()
+        missing = [k for k in expected if k not in self.state_dict]
+        extra = [k for k in self.state_dict if k not in expected]
+        if missing:
+            raise CheckpointError(f"checkpoint lacks tensor {missing[0]!r} ({len(missing)} missing in all)")
+        if extra:
+            raise CheckpointError(f"checkpoint has unexpected tensor {extra[0]!r} ({len(extra)} extra in all)")
+        for k, t in expected.items():
+            got = self.state_dict[k]
+            if tuple(got.shape) != tuple(t.shape):
+                raise CheckpointError(f"tensor {k!r} has shape {tuple(got.shape)}, the config implies {tuple(t.shape)}")
+            if not torch.is_floating_point(got) and torch.is_floating_point(t):
+                raise CheckpointError(f"tensor {k!r} has dtype {got.dtype}, expected a float tensor")
+        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in self.state_dict.items()})
+        self._model = frozen_model(model)
+        return self._model
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "family": self.family,
+            "config": self.config,
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+            "provenance": self.provenance,
+        }
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write atomically (temporary file in the same directory, then rename)."""
+        path = Path(path)
+        if path.exists() and not force:
+            raise OutputError(f"output {path} exists; pass --force to overwrite it")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError(f"output directory {parent} does not exist")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        except OSError as e:
+            raise OutputError(f"cannot write to {parent}: {e.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(self.to_payload(), f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def frozen_model(model: nn.Module) -> nn.Module:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
