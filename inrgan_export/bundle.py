@@ -19,6 +19,7 @@ from typing import Any, Iterator, Mapping
 from .checkpoint import sha256_file
 from .errors import BundleError, OutputError
 from .grid import GridLayout
+from .safejson import load_json
 
 MANIFEST = "manifest.json"
 SCHEMA = "inrgan-export/bundle"
@@ -127,7 +128,7 @@ class Bundle:
         if not mpath.is_file():
             raise BundleError(f"bundle {path} has no {MANIFEST}")
         try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+            manifest = load_json(mpath)  # size and nesting limits: the manifest may be hostile
         except (OSError, ValueError) as e:
             raise BundleError(f"{mpath} is not valid JSON: {e}") from None
         if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:

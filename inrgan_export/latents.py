@@ -48,8 +48,45 @@ def latents_from_seeds(seeds: list[int], z_dim: int) -> np.ndarray:
     return np.concatenate([latent_from_seed(s, z_dim) for s in seeds], axis=0)
 
 
+def check_npy_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a ``.npy`` header, checked against the file before any data is
+    read: the declared array must be a plain numeric one whose bytes the file holds (a header
+    may claim any shape; numpy would allocate it first)."""
+    from numpy.lib import format as npy
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            version = npy.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = npy.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = npy.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"format version {version[0]}.{version[1]} (this tool reads 1.0 and 2.0)")
+            offset = f.tell()
+    except FileNotFoundError:
+        raise UsageError(f"latent file {path} does not exist") from None
+    except (ValueError, OSError, SyntaxError) as e:
+        raise UsageError(f"latent file {path} is not a plain .npy array: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}") from None
+    if dtype.hasobject:
+        raise UsageError(f"latent file {path} is not a plain .npy array: it holds Python objects (dtype {dtype}); expected float32")
+    count = 1
+    for n in shape:
+        count *= n
+    declared = count * dtype.itemsize
+    if declared > size - offset:
+        raise ShapeError(
+            f"latent file {path} declares shape {list(shape)} of {dtype} ({declared:,} bytes) but holds {size - offset:,} bytes of data"
+        )
+    return tuple(shape), dtype
+
+
 def load_latents(path: str | Path, z_dim: int) -> np.ndarray:
-    """A ``.npy`` of float latents [N, z_dim] (or one [z_dim] vector); never unpickles."""
+    """A ``.npy`` of float latents [N, z_dim] (or one [z_dim] vector); never unpickles, and
+    reads the data only after its header was checked against the file size."""
+    check_npy_header(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -34,6 +34,12 @@ BIAS_ACT = {
 FMM_FORMS = ("demod", "tanh", "sigmoid")
 UPSAMPLING_MODES = ("nearest", "bilinear")
 ARCHITECTURES = ("skip", "orig")
+#: sanity bounds on what a file may declare (the released models: 1024 px, 8 mapping layers, 2 extra convs)
+MAX_RESOLUTION = 2**14
+MAX_LAYERS = 64
+#: values a config may expand to once its interpolations are resolved, and their nesting
+MAX_RESOLVED_VALUES = 100_000
+MAX_RESOLVED_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,11 @@ class SG2Config:
         need(self.z_dim >= 1 and self.w_dim >= 1, f"z_dim and w_dim must be >= 1, got {self.z_dim}, {self.w_dim}")
         r = self.img_resolution
         need(r >= 4 and r & (r - 1) == 0, f"img_resolution must be a power of two >= 4, got {r}")
+        # bounds that keep building the model (even on the meta device) cheap for any file
+        need(r <= MAX_RESOLUTION, f"img_resolution={r} exceeds the limit {MAX_RESOLUTION}")
+        need(self.mapping_layers <= MAX_LAYERS, f"mapping_kwargs.num_layers={self.mapping_layers} exceeds the limit {MAX_LAYERS}")
+        for res, count in self.extra_convs:
+            need(count <= MAX_LAYERS, f"cfg.num_extra_convs[{res}]={count} exceeds the limit {MAX_LAYERS}")
         need(self.input_resolution >= 1, f"cfg.input.resolution must be >= 1, got {self.input_resolution}")
         need(self.c_dim == 0, f"c_dim={self.c_dim}: conditional generators are not supported by the sg2 family (c_dim must be 0)")
         need(self.img_channels == 3, f"img_channels={self.img_channels} is not supported (3 only)")
@@ -362,27 +373,34 @@ def resolve_interpolations(cfg: Any) -> Any:
     plain nested dict, as `OmegaConf.create(cfg)` does on access. Other interpolations
     (resolvers such as ``${env:X}``, strings with text around them) are refused."""
     root = cfg
+    count = 0  # values produced: interpolations copy what they name, so a chain can expand
 
-    def lookup(path: str, seen: tuple[str, ...]) -> Any:
+    def lookup(path: str, seen: tuple[str, ...], depth: int) -> Any:
         if path in seen:
-            raise ConfigError(f"config interpolation ${{{path}}} refers to itself")
+            raise ConfigError(f"config interpolation ${{{path[:80]}}} refers to itself")
         node: Any = root
         for part in path.split("."):
             if not isinstance(node, Mapping) or part not in node:
-                raise ConfigError(f"config interpolation ${{{path}}} names a key that does not exist")
+                raise ConfigError(f"config interpolation ${{{path[:80]}}} names a key that does not exist")
             node = node[part]
-        return walk(node, seen + (path,))
+        return walk(node, seen + (path,), depth + 1)
 
-    def walk(node: Any, seen: tuple[str, ...] = ()) -> Any:
+    def walk(node: Any, seen: tuple[str, ...] = (), depth: int = 0) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_RESOLVED_VALUES:
+            raise ConfigError(f"the config expands to more than {MAX_RESOLVED_VALUES:,} values once its interpolations are resolved")
+        if depth > MAX_RESOLVED_DEPTH:
+            raise ConfigError(f"the config nests deeper than {MAX_RESOLVED_DEPTH} levels once its interpolations are resolved")
         if isinstance(node, str) and "${" in node:
             m = _INTERP.match(node)
             if not m:
-                raise ConfigError(f"config value {node!r} uses an interpolation this tool does not resolve")
-            return lookup(m.group(1), seen)
+                raise ConfigError(f"config value {node[:80]!r} uses an interpolation this tool does not resolve")
+            return lookup(m.group(1), seen, depth)
         if isinstance(node, Mapping):
-            return {str(k): walk(v, seen) for k, v in node.items()}
+            return {str(k): walk(v, seen, depth + 1) for k, v in node.items()}
         if isinstance(node, (list, tuple)):
-            return [walk(v, seen) for v in node]
+            return [walk(v, seen, depth + 1) for v in node]
         return node
 
     return walk(cfg)

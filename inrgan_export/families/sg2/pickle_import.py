@@ -604,6 +604,7 @@ def module_tensors(obj: Any, prefix: str = "", limits: PickleLimits = LIMITS) ->
 
     def visit(node: Any, prefix: str, depth: int) -> None:
         where = prefix.rstrip(".") or "G_ema"
+        where = where if len(where) <= 100 else f"{where[:48]}...{where[-48:]}"
         if id(node) in seen:
             raise CheckpointError(f"module {where} is the same object as module {seen[id(node)]}: a network's modules form a tree")
         if depth > limits.max_depth:
