@@ -142,6 +142,8 @@ class Bundle:
         if not isinstance(files, dict):
             raise BundleError(f"{mpath}: field 'files' is missing")
         for rel, entry in files.items():
+            if not isinstance(entry, dict):
+                raise BundleError(f"{mpath}: field 'files' entry {str(rel)[:80]!r} is not an object")
             p = path / rel
             if not p.is_file():
                 raise BundleError(f"bundle {path} lacks {rel} (listed in field 'files')")

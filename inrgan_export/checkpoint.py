@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .errors import CheckpointError, OutputError
+from .errors import CheckpointError, InrganError, OutputError
 from .families import Family, all_presets, get_family
 
 FORMAT = "inrgan-export/checkpoint"
@@ -56,9 +56,14 @@ class Checkpoint:
         if self._model is not None:
             return self._model
         fam = self.family_spec
-        cfg = fam.config_from_dict(self.config)
-        with torch.device("meta"):  # shapes first, allocating nothing: the config may declare any size
-            expected = fam.build(cfg).state_dict()
+        try:
+            cfg = fam.config_from_dict(self.config)
+            with torch.device("meta"):  # shapes first, allocating nothing: the config may declare any size
+                expected = fam.build(cfg).state_dict()
+        except InrganError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a config its family's model cannot be built from
+            raise CheckpointError(f"the checkpoint's config does not build a {self.family} model: {type(e).__name__}: {_first_line(e)}") from None
         missing = [k for k in expected if k not in self.state_dict]
         extra = [k for k in self.state_dict if k not in expected]
         if missing:
@@ -253,3 +258,8 @@ def load_source(src: str) -> Checkpoint:
 
         return load_network_pickle(src)
     return load_checkpoint(src)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:160]

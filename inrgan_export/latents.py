@@ -14,6 +14,7 @@ from .errors import InputValueError, ShapeError, UsageError
 
 MAX_SEED = 2**32 - 1
 MAX_SEEDS = 4096
+MAX_NPY_HEADER = 10_000  # numpy's own default limit on a header it parses
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -59,6 +60,11 @@ def check_npy_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
         size = path.stat().st_size
         with open(path, "rb") as f:
             version = npy.read_magic(f)
+            width = 2 if version == (1, 0) else 4
+            hlen = int.from_bytes(f.read(width), "little")
+            if hlen > min(MAX_NPY_HEADER, size - f.tell()):  # numpy would read (allocate) it before checking
+                raise ValueError(f"its header declares {hlen:,} bytes (at most {MAX_NPY_HEADER:,}, and within the file)")
+            f.seek(-width, 1)
             if version == (1, 0):
                 shape, _, dtype = npy.read_array_header_1_0(f)
             elif version == (2, 0):
@@ -68,8 +74,8 @@ def check_npy_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
             offset = f.tell()
     except FileNotFoundError:
         raise UsageError(f"latent file {path} does not exist") from None
-    except (ValueError, OSError, SyntaxError) as e:
-        raise UsageError(f"latent file {path} is not a plain .npy array: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}") from None
+    except Exception as e:  # noqa: BLE001 - numpy's header parser fails in many ways on a damaged (bounded) header
+        raise UsageError(f"latent file {path} is not a plain .npy array: {str(e).splitlines()[0][:120] if str(e).strip() else type(e).__name__}") from None
     if dtype.hasobject:
         raise UsageError(f"latent file {path} is not a plain .npy array: it holds Python objects (dtype {dtype}); expected float32")
     count = 1

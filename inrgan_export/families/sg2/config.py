@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
@@ -156,7 +157,7 @@ class SG2Config:
             ("cfg.upsampling_mode", self.upsampling_mode, UPSAMPLING_MODES),
             ("synthesis_kwargs.architecture", self.architecture, ARCHITECTURES),
         ):
-            need(value in valid, f"{path}={value!r} is not supported by the sg2 family (supported: {', '.join(valid)})")
+            need(value in valid, f"{path}={_short(value)} is not supported by the sg2 family (supported: {', '.join(valid)})")
         have = {c.resolution for c in self.coords}
         for b in self.blocks():
             if b.coord_fuser is not None:
@@ -255,7 +256,7 @@ class SG2Config:
         gcfg = resolve_interpolations(kwargs.get("cfg") or {})
 
         def refuse(path: str, value: Any, supported: str) -> None:
-            raise ConfigError(f"{path}={value!r} is not supported by the sg2 family (supported: {supported})")
+            raise ConfigError(f"{path}={_short(value)} is not supported by the sg2 family (supported: {supported})")
 
         # mapping network
         for key in mapping:
@@ -304,7 +305,7 @@ class SG2Config:
         specs += [_coord_spec(coords, r, "cfg.coords") for r in fused]
         extra = gcfg.get("num_extra_convs") or {}
         if not isinstance(extra, Mapping):
-            raise ConfigError(f"cfg.num_extra_convs must be a mapping of resolution -> count, got {extra!r}")
+            raise ConfigError(f"cfg.num_extra_convs must be a mapping of resolution -> count, got {_short(extra)}")
         clamp = synthesis.get("conv_clamp")
         return cls(
             z_dim=int(kwargs["z_dim"]),
@@ -341,10 +342,10 @@ def _coord_spec(coords: Mapping[str, Any], resolution: int, path: str) -> CoordS
         raise ConfigError(f"{path}.res_configs has no entry for resolution {resolution}")
     rc = res_configs[str(resolution)]
     if not isinstance(rc, Mapping):
-        raise ConfigError(f"{path}.res_configs[{resolution}] must be a mapping, got {rc!r}")
+        raise ConfigError(f"{path}.res_configs[{resolution}] must be a mapping, got {_short(rc)}")
     p = f"{path}.res_configs[{resolution}]"
     if rc.get("init_dist", "randn") not in ("randn", "rand"):
-        raise ConfigError(f"{p}.init_dist={rc.get('init_dist')!r} is not supported (randn, rand)")
+        raise ConfigError(f"{p}.init_dist={_short(rc.get('init_dist'))} is not supported (randn, rand)")
     spec = CoordSpec(
         resolution=resolution,
         log_emb_size=int(rc.get("log_emb_size", 0) or 0),
@@ -363,6 +364,15 @@ def _coord_spec(coords: Mapping[str, Any], resolution: int, path: str) -> CoordS
             "(their generate_logarithmic_basis fails its own assert)"
         )
     return spec
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, 60, 60, 6, 6
+
+
+def _short(value: Any) -> str:
+    """A value as it appears in an error line: bounded, whatever the file put there."""
+    return _REPR.repr(value)
 
 
 _INTERP = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
@@ -421,4 +431,4 @@ def _int(d: Mapping[str, Any], key: str, prefix: str) -> int:
     try:
         return int(d[key])
     except (TypeError, ValueError):
-        raise ConfigError(f"{prefix}{key} must be an integer, got {d[key]!r}") from None
+        raise ConfigError(f"{prefix}{key} must be an integer, got {_short(d[key])}") from None

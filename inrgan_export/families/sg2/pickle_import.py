@@ -674,7 +674,11 @@ def load_network_pickle(path: str | Path):
     data = read_pickle(path)
     obj = generator_object(data, path)
     try:
-        cfg = SG2Config.from_init_kwargs(init_kwargs(obj))
+        kwargs = init_kwargs(obj)
+        try:
+            cfg = SG2Config.from_init_kwargs(kwargs)
+        except (TypeError, ValueError, ArithmeticError) as e:  # a number where a section belongs, and the like
+            raise ConfigError(f"the generator's init arguments hold a value of the wrong type or range: {_first_line(e)}") from None
         weights = generator_weights(obj)
     except (ConfigError, CheckpointError) as e:
         raise type(e)(f"{path}: {e}") from None
