@@ -216,3 +216,36 @@ def test_the_c_unpickler_would_have_been_poisoned():
 
     C(__import__("io").BytesIO(b"\x80\x02" + hi._build_on("x", "y", (None, {"qualname": "poisoned"})) + b"N.")).load()
     assert victim.qualname == "poisoned"
+
+
+def test_storage_blob_declaring_more_than_it_holds_is_refused_before_allocating():
+    """torch's legacy loader allocates the numel of a storage's persistent id before reading
+    its data: a 200-byte blob may not declare 4 GB."""
+    import io
+    import warnings
+
+    from torch.serialization import MAGIC_NUMBER, PROTOCOL_VERSION
+
+    def blob(numel: int) -> bytes:
+        marker = object()
+
+        class P(pickle.Pickler):
+            def persistent_id(self, obj):
+                return ("storage", torch.FloatStorage, "0", "cpu", numel, None) if obj is marker else None
+
+        buf = io.BytesIO()
+        for obj in (MAGIC_NUMBER, PROTOCOL_VERSION, {"protocol_version": PROTOCOL_VERSION, "little_endian": True,
+                                                       "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+            pickle.dump(obj, buf, protocol=2)
+        P(buf, protocol=2).dump(marker)
+        pickle.dump(["0"], buf, protocol=2)
+        buf.write((4).to_bytes(8, "little") + bytes(16))
+        return buf.getvalue()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert pi._load_storage(blob(4)).size() == 4  # the honest blob loads
+        before = __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss
+        with pytest.raises(PickleLimitError, match=r"declares 4,000,000,000 bytes in a \d+-byte blob; refused before allocating"):
+            pi._load_storage(blob(10**9))
+    assert __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss - before < 50 * 1024

@@ -226,6 +226,9 @@ def _load_storage(data: Any) -> Any:
     ``torch.load(weights_only=True)``. The unpickler charges the blob's bytes first."""
     if not isinstance(data, (bytes, bytearray)):
         raise CheckpointError("the pickle passes a non-bytes value to torch.storage._load_from_bytes")
+    declared = _declared_storage_bytes(bytes(data))
+    if declared > len(data):
+        raise PickleLimitError(f"a tensor storage in the pickle declares {declared:,} bytes in a {len(data):,}-byte blob; refused before allocating")
     try:
         storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - the safe loader's refusal names the global
@@ -235,6 +238,46 @@ def _load_storage(data: Any) -> Any:
     if _storage_nbytes(storage) > len(data):
         raise PickleLimitError(f"a tensor storage in the pickle declares {_storage_nbytes(storage):,} bytes in a {len(data):,}-byte blob")
     return storage
+
+
+#: bytes per element of torch's legacy storage classes (what the blobs name)
+_STORAGE_ITEMSIZE = {"Double": 8, "Float": 4, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2, "Char": 1,
+                     "Byte": 1, "Bool": 1, "ComplexFloat": 8, "ComplexDouble": 16, "Untyped": 1}
+
+
+class _StorageScan(pickle._Unpickler):
+    """Reads the persistent ids of a legacy torch.save blob (``('storage', cls, key,
+    location, numel, view)``) without creating anything: torch's legacy loader allocates
+    ``numel`` elements from that tuple before it reads the data."""
+
+    def __init__(self, f: Any) -> None:
+        super().__init__(f)
+        self.declared = 0
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" and name.endswith("Storage") and name[: -len("Storage")] in _STORAGE_ITEMSIZE:
+            return _STORAGE_ITEMSIZE[name[: -len("Storage")]]
+        raise CheckpointError(f"a tensor storage in the pickle is not in torch's safe loader format: it names global {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(pid[4], int) and isinstance(pid[1], int):
+            self.declared += max(pid[4], 0) * pid[1]
+        return None
+
+
+def _declared_storage_bytes(blob: bytes) -> int:
+    """Bytes the storages of a legacy torch.save blob declare (its 4th pickle's persistent
+    ids); a blob that is not that format is left to torch's safe loader to refuse."""
+    f = io.BytesIO(blob)
+    scan = _StorageScan(f)
+    try:
+        for _ in range(4):  # magic number, protocol version, sys info, the object
+            scan.load()
+    except CheckpointError:
+        raise
+    except Exception:  # noqa: BLE001 - not the legacy layout: torch.load names what it is
+        return 0
+    return scan.declared
 
 
 def _storage_nbytes(storage: Any) -> int:
