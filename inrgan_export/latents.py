@@ -105,8 +105,10 @@ def load_latents(path: str | Path, z_dim: int) -> np.ndarray:
         raise ShapeError(f"latent file {path} has shape {list(arr.shape)}; this generator takes [N, {z_dim}] (z_dim={z_dim})")
     if not np.issubdtype(arr.dtype, np.floating):
         raise InputValueError(f"latent file {path} has dtype {arr.dtype}; expected float32")
-    bad = ~np.isfinite(arr)
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes Inf: refused below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.nonzero(bad.any(axis=1))[0][0])
-        raise InputValueError(f"latent file {path}: row {row} contains NaN or Inf; every value must be finite")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+        raise InputValueError(f"latent file {path}: row {row} contains NaN or Inf (as float32); every value must be finite")
+    return out

@@ -161,6 +161,9 @@ def test_npy_header_is_checked_against_the_file(tmp_path):
     with pytest.raises(UsageError, match="not a plain .npy"):
         (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY\x01\x00\xff\xff{")
         load_latents(tmp_path / "junk.npy", 8)
+    np.save(tmp_path / "big.npy", np.full((2, 8), 1e300))  # finite as float64, Inf as the float32 the graphs take
+    with pytest.raises(InputValueError, match="row 0 contains NaN or Inf"):
+        load_latents(tmp_path / "big.npy", 8)
     np.save(tmp_path / "c.npy", np.ones((1, 8), np.complex64))
     with pytest.raises(InputValueError, match="complex64"):
         load_latents(tmp_path / "c.npy", 8)
