@@ -7,7 +7,6 @@ complete, so a failed export never leaves a partial bundle behind.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from .grid import GridLayout
 from .hashing import sha256_file
 from .manifest import MANIFEST_FILE as MANIFEST
 from .manifest import FileEntry, Manifest
+from .safejson import load_json
 
 
 # ------------------------------------------------------------------ writing
@@ -111,7 +111,7 @@ class Bundle:
         if not mpath.is_file():
             raise BundleError(f"bundle {path} has no {MANIFEST}")
         try:
-            data = json.loads(mpath.read_text(encoding="utf-8"))
+            data = load_json(mpath)  # size and nesting limits: the manifest may be hostile
         except (OSError, ValueError) as e:
             raise BundleError(f"{mpath} is not valid JSON: {e}") from None
         manifest = Manifest.from_json(data, where=str(mpath))

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, OutputError
+from ..errors import CheckpointError, InrganError, OutputError
 
 #: our .pt format (see inrgan_export.checkpoint)
 FORMAT = "inrgan-export/checkpoint"
@@ -35,12 +35,20 @@ class Checkpoint:
         return get_family(self.family)
 
     def build(self) -> nn.Module:
-        """The model in eval mode with these weights loaded strictly (mismatches are named)."""
+        """The model in eval mode with these weights loaded strictly (mismatches are named).
+        Shapes are compared on the meta device first, so a config that declares huge sizes
+        allocates nothing before it is refused."""
         if self._model is not None:
             return self._model
         fam = self.family_spec
-        model = fam.build(fam.config_from_dict(self.config))
-        expected = model.state_dict()
+        try:
+            cfg = fam.config_from_dict(self.config)
+            with torch.device("meta"):  # shapes first, allocating nothing: the config may declare any size
+                expected = fam.build(cfg).state_dict()
+        except InrganError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a config its family's model cannot be built from
+            raise CheckpointError(f"the checkpoint's config does not build a {self.family} model: {type(e).__name__}: {_first_line(e)}") from None
         missing = [k for k in expected if k not in self.state_dict]
         extra = [k for k in self.state_dict if k not in expected]
         if missing:
@@ -53,6 +61,8 @@ class Checkpoint:
                 raise CheckpointError(f"tensor {k!r} has shape {tuple(got.shape)}, the config implies {tuple(t.shape)}")
             if not torch.is_floating_point(got) and torch.is_floating_point(t):
                 raise CheckpointError(f"tensor {k!r} has dtype {got.dtype}, expected a float tensor")
+            check_backed(k, got)
+        model = fam.build(cfg)
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in self.state_dict.items()})
         self._model = frozen_model(model)
         return self._model
@@ -94,3 +104,19 @@ def frozen_model(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+def check_backed(name: str, t: torch.Tensor) -> None:
+    """A tensor may not declare more elements than its storage holds from its offset (a
+    stride-0 view of one value declaring gigabytes would be materialised by the first copy)."""
+    itemsize = t.element_size()
+    available = t.untyped_storage().nbytes() - t.storage_offset() * itemsize
+    if t.numel() * itemsize > max(available, 0):
+        raise CheckpointError(
+            f"tensor {str(name)[:80]!r} declares shape {tuple(t.shape)} with strides {t.stride()} "
+            f"({t.numel() * itemsize:,} bytes) but its storage holds {max(available, 0):,}: refused before copying"
+        )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:160]
