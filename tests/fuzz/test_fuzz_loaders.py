@@ -28,9 +28,7 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from inrgan_export.bundle import Bundle, write_manifest
-from inrgan_export.manifest import MANIFEST_VERSION
-from inrgan_export.manifest import SCHEMA_ID as SCHEMA
+from inrgan_export.bundle import Bundle
 from inrgan_export.checkpoint import demo_checkpoint, load_checkpoint
 from inrgan_export.errors import InrganError
 from inrgan_export.families.sg2.pickle_import import LIMITS, RestrictedUnpickler, load_network_pickle
