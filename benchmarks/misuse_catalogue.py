@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -134,13 +135,17 @@ def interrupt_export(cat: Catalogue, sig: int, name: str, delay: float) -> tuple
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", default=str(Path(sys.executable).with_name("inrgan-export")))
+    ap.add_argument("--cli", default=str(Path(sys.executable).with_name("inrgan-export")),
+                    help="the command to run, e.g. .venv/bin/inrgan-export or 'python -m inrgan_export'")
+    ap.add_argument("--v1", type=Path, default=None, help="JSON of a run on the first release (an extra column)")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--before", type=Path, default=None)
     ap.add_argument("--markdown", type=Path, default=None)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="misuse-"))
-    cat = Catalogue([str(Path(a.cli).absolute())], work)
+    cli = shlex.split(a.cli)
+    cli[0] = str(Path(cli[0]).absolute()) if Path(cli[0]).exists() else cli[0]
+    cat = Catalogue(cli, work)
     try:
         cases(cat)
     finally:
@@ -150,7 +155,8 @@ def main() -> int:
     a.json.write_text(json.dumps(cat.rows, indent=1))
     if a.markdown:
         before = json.loads(a.before.read_text()) if a.before else {}
-        write_markdown(a.markdown, before, cat.rows, a)
+        v1 = json.loads(a.v1.read_text()) if a.v1 else None
+        write_markdown(a.markdown, before, cat.rows, v1)
     return 0
 
 
@@ -316,34 +322,41 @@ def cases(cat: Catalogue) -> None:
     cat.record("latent .npy claiming 2**40 rows", cat.run("render", base, "--latent", lat, "-o", out_png))
 
 
-def write_markdown(path: Path, before: dict, after: dict, a) -> None:
+def write_markdown(path: Path, before: dict, after: dict, v1: dict | None = None) -> None:
     lines = [
         "# Misuse catalogue (issue 20)",
         "",
-        "Each input run through the real CLI (`inrgan-export`), exit code and first error line, before and after.",
-        "Produced by `benchmarks/misuse_catalogue.py` (before: the code at the start of the issue; after: this branch):",
+        "Each input run through the real CLI (`inrgan-export`): exit code and first line of stderr, then",
+        "the effect the script checked (in italics). Columns: *v1* is the first release (commit c554442),",
+        "*before* the code this issue started from (after the typed manifest of issue 12), *after* this branch.",
+        "Produced by `benchmarks/misuse_catalogue.py`; temporary paths differ between runs.",
         "",
         "```",
-        "python benchmarks/misuse_catalogue.py --json /tmp/before.json          # on the unchanged code",
-        "python benchmarks/misuse_catalogue.py --json /tmp/after.json --before /tmp/before.json \\",
+        "git archive c554442 inrgan_export | tar -x -C /tmp/v1",
+        "PYTHONPATH=/tmp/v1 python benchmarks/misuse_catalogue.py --cli 'python -m inrgan_export' --json /tmp/v1.json",
+        "python benchmarks/misuse_catalogue.py --json /tmp/before.json          # on the code before this issue",
+        "python benchmarks/misuse_catalogue.py --json /tmp/after.json --before /tmp/before.json --v1 /tmp/v1.json \\",
         "    --markdown benchmarks/results/misuse_catalogue.md                  # on this branch",
         "```",
         "",
-        "| input | before: exit | before: message / effect | after: exit | after: message / effect |",
-        "|---|---|---|---|---|",
     ]
+    cols = ([("v1", v1)] if v1 is not None else []) + [("before", before), ("after", after)]
+    lines.append("| input | " + " | ".join(f"{n}: exit | {n}: message / effect" for n, _ in cols) + " |")
+    lines.append("|---|" + "---|---|" * len(cols))
 
     def cell(r):
         if r is None:
             return "—", "(not run)"
         msg = r["message"].replace("|", "\\|")
         note = f" — *{r['note']}*" if r.get("note") else ""
-        return str(r["exit"]), f"`{msg}`{note}" if msg else (note or "(no message)")
+        return str(r["exit"]), (f"`{msg}`{note}" if msg else (note or "(no message)"))
 
-    for case in list(dict.fromkeys([*before, *after])):
-        bc, bm = cell(before.get(case))
-        ac, am = cell(after.get(case))
-        lines.append(f"| {case} | {bc} | {bm} | {ac} | {am} |")
+    cases = list(dict.fromkeys([*(v1 or {}), *before, *after]))
+    for case in cases:
+        cells = []
+        for _, rows in cols:
+            cells.extend(cell(rows.get(case)))
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 
 
