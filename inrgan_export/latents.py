@@ -28,6 +28,11 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(lo_s), int(hi_s)
                 if hi < lo:
                     raise ValueError
+                # counted before it is expanded: "0-4294967295" must not build a list first
+                if len(seeds) + (hi - lo + 1) > MAX_SEEDS:
+                    raise UsageError(
+                        f"seed list {text!r} names {len(seeds) + hi - lo + 1} seeds; at most {MAX_SEEDS} per run"
+                    )
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))

@@ -56,8 +56,9 @@ class RenderOptions:
     device: str = "CPU"
     max_memory: int | None = None
     threads: int | None = None
-    force: bool = True
+    force: bool = False  # replace existing output files
     truncation: float | None = None  # ψ for generators with a truncation input (family sg2)
+    allow_nonfinite: bool = False  # write images holding NaN/Inf instead of refusing them
 
 
 @dataclass(frozen=True)

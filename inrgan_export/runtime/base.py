@@ -108,11 +108,13 @@ class Generator(ABC):
         """θ [N, theta_dim] → images [N, 3, H, W] for output ``size`` = (H, W) over ``window``."""
         return self.render_on(theta, self.grid(size, window))
 
-    def render_on(self, theta: np.ndarray, grid: GridInputs) -> np.ndarray:
-        """θ → images on prepared per-grid inputs (coordinate grids shared or one per sample)."""
+    def render_on(self, theta: np.ndarray, grid: GridInputs, out: np.ndarray | None = None) -> np.ndarray:
+        """θ → images on prepared per-grid inputs (coordinate grids shared or one per sample).
+        ``out``: a float32 [N, 3, H, W] array to fill tile by tile (e.g. a memory map of the
+        output file, so an image larger than memory never exists in memory)."""
         theta = self._check_matrix(theta, self.interface.theta_dim, "theta", "theta_dim")
         self.check_size_range(grid.output_shape)
-        return self._run_views(theta, grid, self.inr_impl)
+        return self._run_views(theta, grid, self.inr_impl, out)
 
     def generate(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
         """Latents → images: ``render(hypernet(z), size, window)``."""
@@ -200,14 +202,17 @@ class Generator(ABC):
         raise UsageError(f"backend {self.backend} has no fused generator graph")
 
     # ------------------------------------------------------------ internals
-    def _run_views(self, first: np.ndarray, grid: GridInputs, impl) -> np.ndarray:
+    def _run_views(self, first: np.ndarray, grid: GridInputs, impl, out: np.ndarray | None = None) -> np.ndarray:
         if not self.active:
             self.activate()
         n = first.shape[0]
         h, w = grid.output_shape
         plan = self.plan(grid, n)
         self.last_plan = plan
-        out = np.empty((n, 3, h, w), dtype=np.float32)
+        if out is None:
+            out = np.empty((n, 3, h, w), dtype=np.float32)
+        elif out.shape != (n, 3, h, w) or out.dtype != np.float32:
+            raise ShapeError(f"output array has shape {list(out.shape)} {out.dtype}; expected [{n}, 3, {h}, {w}] float32")
         for start in range(0, n, plan.batch_chunk):
             part = first[start : start + plan.batch_chunk]
             k = part.shape[0]

@@ -141,8 +141,14 @@ class OpenVINOGenerator(Generator):
         return cfg
 
     def graph_path(self, name: str) -> Path:
+        """The IR (its weights checked too: OpenVINO reads ``<stem>.bin`` next to the .xml) or the ONNX."""
         entry = self.bundle.manifest["graphs"][name]
-        return self.bundle.path / entry.get("openvino", entry["onnx"])
+        if "openvino" not in entry:
+            return self.bundle.graph_file(name, "onnx")
+        xml = self.bundle.graph_file(name, "openvino")
+        weights = str(Path(self.bundle.manifest.graph_file(name, "openvino")).with_suffix(".bin"))
+        self.bundle.listed_file(weights, f"graphs[{name!r}].openvino_weights")
+        return xml
 
     def compile(self, name: str) -> Any:
         if name not in self.compiled:

@@ -6,6 +6,7 @@
 #include <list>
 
 #include "graph_runner.hpp"
+#include "render_limits.hpp"
 #include "tiling.hpp"
 
 namespace inrgan {
@@ -152,9 +153,11 @@ std::vector<float> Generator::hypernet(const std::vector<float>& z) {
 Images Generator::render(const std::vector<float>& theta, Size size, Window window) {
   const auto& m = impl_->manifest;
   const int n = check_matrix(theta, m.theta_dim, "theta", "theta_dim");
+  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
+  detail::check_size(size);
+  detail::check_render_bytes(m.layout, n, size, budget);  // before the grid and output are allocated
   const detail::GridInputs& grid = impl_->grid(size, window);
   const Size out_shape = grid.output_shape();
-  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
   const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget);
 
   Images images{n, out_shape.height, out_shape.width, {}};

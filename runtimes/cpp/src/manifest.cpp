@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "bundle_paths.hpp"
 #include "checksum.hpp"
 
 namespace inrgan::detail {
@@ -154,7 +155,7 @@ fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, co
   if (rel.empty() || p.is_absolute()) f.fail(field, "names '" + rel + "', which is not a relative path inside the bundle");
   for (const auto& part : p)
     if (part == "..") f.fail(field, "names '" + rel + "', which leaves the bundle directory");
-  return dir / p;
+  return confined_path(dir, rel, field);  // and no symlink out of it
 }
 
 }  // namespace
@@ -162,7 +163,10 @@ fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, co
 std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
   if (!has_graph_file(graph, kind))
     throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
-  return (fs::path(dir) / graph_files.at(graph).at(kind)).string();
+  const std::string& rel = graph_files.at(graph).at(kind);
+  // engines built after the export by the bundle's build script are not listed (as in Python)
+  if (kind != "tensorrt") require_listed(listed_files, rel, "graphs." + graph + "." + kind);
+  return confined_path(fs::path(dir), rel, "graphs." + graph + "." + kind).string();
 }
 
 bool Manifest::has_graph_file(const std::string& graph, const std::string& kind) const {
@@ -276,6 +280,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   if (!files.is_object()) f.fail("files", "must be an object of {path: {sha256, bytes}}");
   for (const auto& [rel, entry] : files.items()) {
     const fs::path p = inside(dir, rel, f, "files");
+    m.listed_files.insert(rel);
     if (!fs::is_regular_file(p)) throw BundleError("bundle " + dir_text + " lacks " + rel + " (listed in field 'files')");
     if (!verify_checksums) continue;
     if (!entry.is_object() || !entry.contains("sha256") || !entry["sha256"].is_string())

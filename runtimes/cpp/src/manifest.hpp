@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct Manifest {
   std::optional<std::pair<Size, Size>> size_range;  // inclusive; backends with fixed profiles
   // graph name ("hypernet", "inr", ...) -> file kind ("onnx", "openvino", ...) -> relative path
   std::map<std::string, std::map<std::string, std::string>> graph_files;
+  std::set<std::string> listed_files;  // the keys of "files": graph files must be among them
   // the manifest's "openvino" section (written by the openvino target); defaults without one
   std::string openvino_precision = "fp32";           // bundle precision: fp32, bf16, fp16, int8
   std::string openvino_inference_precision = "f32";  // the hint it runs with: f32, bf16, f16

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
+#include "bundle_paths.hpp"
 #include "graph_runner.hpp"
 
 namespace inrgan::detail {
@@ -88,6 +90,8 @@ class OpenVinoBackend final : public DeviceBackend {
 
   std::unique_ptr<GraphRunner> load(const Manifest& manifest, const std::string& graph) override {
     const std::string path = manifest.graph_path(graph, manifest.has_graph_file(graph, "openvino") ? "openvino" : "onnx");
+    if (manifest.has_graph_file(graph, "openvino"))  // OpenVINO reads the weights next to the .xml
+      require_listed(manifest.listed_files, std::filesystem::path(manifest.graph_files.at(graph).at("openvino")).replace_extension(".bin").generic_string(), "graphs." + graph + ".openvino_weights");
     const ov::element::Type wanted = precision_type(manifest.openvino_inference_precision);
     check_device_runs(manifest.openvino_precision);
     ov::AnyMap config{ov::hint::inference_precision(wanted), ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
