@@ -57,6 +57,8 @@ class RenderOptions:
     threads: int | None = None
     force: bool = True
     truncation: float | None = None  # ψ for generators with a truncation input (family sg2)
+    latent_bank: str | None = None  # rows of the source's fitted latent bank ("3", "0-7", "heldout")
+    contact_sheet: bool = False  # one labelled PNG of the first latent at several sizes and windows
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,11 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
         manifest["golden"] = golden_manifest(grids)
         manifest["parity"] = report.summary()
+        if ckpt.latent_bank is not None:  # fitted latents travel with the weights
+            from .latent_bank import BANK_FILE, manifest_entry
+
+            np.save(tmp / BANK_FILE, ckpt.latent_bank["latents"], allow_pickle=False)
+            manifest["latent_bank"] = manifest_entry(ckpt.latent_bank)
         write_manifest(tmp, manifest)
     info(report.table())
     info(f"wrote bundle {opts.out}")
@@ -262,12 +267,37 @@ def open_source(source: str, backend: str | None, device: str, max_memory: int |
     return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads)
 
 
+def source_bank(source: str) -> dict[str, Any] | None:
+    """The fitted latent bank of a bundle or checkpoint (None when it has none)."""
+    from .bundle import is_bundle
+    from .latent_bank import read_bundle_bank
+
+    if Path(source).is_dir():
+        if not is_bundle(source):
+            raise BundleError(f"{source} is a directory without manifest.json, not a bundle")
+        b = Bundle.open(source)
+        return read_bundle_bank(b.path, b.manifest)
+    return load_source(source).latent_bank
+
+
 def render(opts: RenderOptions) -> list[Path]:
     from .imageio import write_images
 
+    if opts.contact_sheet and (opts.size is not None or opts.window != Window()):
+        raise UsageError("--contact-sheet chooses its own sizes and windows; drop --size and --window")
+    if opts.contact_sheet and opts.out.suffix.lower() != ".png":
+        raise UsageError(f"--contact-sheet writes one PNG; got -o {opts.out} (expected a .png path)")
+    bank = source_bank(opts.source) if opts.latent_bank is not None else None
     gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads)
     iface = gen.interface
-    if opts.latent is not None:
+    if opts.latent_bank is not None:
+        from .latent_bank import select
+
+        z, rows = select(bank, opts.latent_bank, opts.source)
+        if z.shape[1] != iface.z_dim:
+            raise BundleError(f"{opts.source}: its latent bank has width {z.shape[1]}, the generator takes {iface.z_dim}")
+        labels = [f"bank{r:04d}" for r in rows]
+    elif opts.latent is not None:
         z = load_latents(opts.latent, iface.z_dim)
         labels = [f"{i:04d}" for i in range(z.shape[0])]
     else:
@@ -276,6 +306,13 @@ def render(opts: RenderOptions) -> list[Path]:
         labels = [f"seed{s:04d}" for s in seeds]
     size = opts.size or iface.native_size
     extra = truncation_inputs(iface, opts.truncation, z.shape[0])
+    if opts.contact_sheet:
+        from .contact_sheet import write_contact_sheet
+
+        with gen, step(f"rendering the contact sheet of {labels[0]} with {gen.backend}"):
+            path = write_contact_sheet(gen, gen.hypernet(z[:1], *[e[:1] for e in extra]), opts.out, iface.display)
+        info(f"wrote {path}")
+        return [path]
     with gen, step(f"rendering {len(labels)} image(s) at {size[0]}x{size[1]} with {gen.backend}"):
         images = gen.render(gen.hypernet(z, *extra), size, opts.window)
     paths = write_images(opts.out, images, labels, iface.display)
