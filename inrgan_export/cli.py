@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = r.add_mutually_exclusive_group()
     g.add_argument("--seed", default=None, help="3, 0-7 or 1,5,9: seed s is numpy RandomState(s).randn(1, z_dim)")
     g.add_argument("--latent", type=Path, default=None, help=".npy of float32 latents [N, z_dim]")
+    g.add_argument("--latent-bank", default=None, metavar="ROWS",
+                   help="rows of the source's fitted latent bank (demo:photos and its bundles): 3, 0-7, train or heldout")
+    r.add_argument("--contact-sheet", action="store_true",
+                   help="write one labelled PNG of the first latent: 1/2 native, native, 4x, a zoom and an extrapolation")
     r.add_argument("--size", type=_size, default=None, help="HxW or N (default: native size)")
     r.add_argument("--window", type=_window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
     r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
@@ -280,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
             max_memory=args.max_memory,
             threads=args.threads,
             truncation=args.truncation,
+            latent_bank=args.latent_bank,
+            contact_sheet=args.contact_sheet,
             force=args.force,
             allow_nonfinite=args.allow_nonfinite,
         )

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .bundle import Bundle, BundleWriter, write_manifest
 from .checkpoint import load_checkpoint, load_source
 from .compile import CompileContext, get_target
@@ -94,7 +96,13 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         check_thetas(report, runtimes, z_bank, theta_ref)
         save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, feeds)
         write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
-        write_manifest(tmp, manifest.merged({"golden": golden_manifest(grids), "parity": report.summary()}))
+        checked = {"golden": golden_manifest(grids), "parity": report.summary()}
+        if ckpt.latent_bank is not None:  # fitted latents travel with the weights
+            from .latent_bank import BANK_FILE, manifest_entry
+
+            np.save(tmp / BANK_FILE, ckpt.latent_bank["latents"], allow_pickle=False)
+            checked["latent_bank"] = manifest_entry(ckpt.latent_bank)
+        write_manifest(tmp, manifest.merged(checked))
     info(report.table())
     info(f"wrote bundle {opts.out}")
     error = compiled.deferred_error

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .bundle import is_bundle
+from .bundle import Bundle, is_bundle
 from .errors import BundleError, InputValueError, UsageError
-from .grid import check_size
+from .grid import Window, check_size
 from .imageio import png_bound
 from .latents import latents_from_seeds, load_latents
 from .log import human_bytes, info, step
@@ -123,19 +124,53 @@ def largest_size(size: tuple[int, int], fits) -> str:
     return f"{bh}x{bw}"
 
 
+def source_bank(source: str) -> dict[str, Any] | None:
+    """The fitted latent bank of a bundle or checkpoint (None when it has none)."""
+    from .latent_bank import read_bundle_bank
+
+    if Path(source).is_dir():
+        if not is_bundle(source):
+            raise BundleError(f"{source} is a directory without manifest.json, not a bundle")
+        b = Bundle.open(source)
+        return read_bundle_bank(b.path, b.manifest)
+    from .checkpoint import load_source  # the export extra (PyTorch); missing: exit 3, see cli
+
+    return load_source(source).latent_bank
+
+
 def render(opts: RenderOptions) -> list[Path]:
     from .imageio import check_outputs, output_kind, output_paths, write_images
 
+    if opts.contact_sheet and (opts.size is not None or opts.window != Window()):
+        raise UsageError("--contact-sheet chooses its own sizes and windows; drop --size and --window")
+    if opts.contact_sheet and opts.out.suffix.lower() != ".png":
+        raise UsageError(f"--contact-sheet writes one PNG; got -o {opts.out} (expected a .png path)")
+    bank = source_bank(opts.source) if opts.latent_bank is not None else None
     kind = output_kind(opts.out)
     gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads)
     iface = gen.interface
-    if opts.latent is not None:
+    if opts.latent_bank is not None:
+        from .latent_bank import select
+
+        z, rows = select(bank, opts.latent_bank, opts.source)
+        if z.shape[1] != iface.z_dim:
+            raise BundleError(f"{opts.source}: its latent bank has width {z.shape[1]}, the generator takes {iface.z_dim}")
+        labels = [f"bank{r:04d}" for r in rows]
+    elif opts.latent is not None:
         z = load_latents(opts.latent, iface.z_dim)
         labels = [f"{i:04d}" for i in range(z.shape[0])]
     else:
         seeds = list(opts.seeds or (0,))
         z = latents_from_seeds(seeds, iface.z_dim)
         labels = [f"seed{s:04d}" for s in seeds]
+    if opts.contact_sheet:
+        from .contact_sheet import write_contact_sheet
+
+        extra = truncation_inputs(iface, opts.truncation, 1)
+        with gen, step(f"rendering the contact sheet of {labels[0]} with {gen.backend}"):
+            path = write_contact_sheet(gen, gen.hypernet(z[:1], *extra), opts.out, iface.display)
+        info(f"wrote {path}")
+        return [path]
     size = check_size(opts.size or iface.native_size)
     gen.check_size_range(size)
     paths = [opts.out] if kind == "npy" else output_paths(opts.out, labels)

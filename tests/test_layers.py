@@ -12,7 +12,8 @@ The layer order is written here, once (the README shows it):
     load           checkpoint, runtime/torch_backend (the PyTorch reference needs the models)
     families       families/ (configs, models, presets, importers)
     runtime        errors, log, display, hashing, environment, extras, cache, grid, latents,
-                   manifest, bundle, imageio, safejson, signals, runtime/ — torch-free: what a deployed bundle needs
+                   manifest, bundle, imageio, safejson, signals, latent_bank, contact_sheet,
+                   runtime/ — torch-free: what a deployed bundle needs
 
 A module may import from its own layer or any layer below it. Every import counts, also one
 inside a function (a lazy import is still a dependency).
@@ -31,7 +32,7 @@ PKG = "inrgan_export"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("load", ("checkpoint", "runtime.torch_backend")),
     ("runtime", ("_version", "errors", "log", "display", "hashing", "environment", "extras", "cache", "grid", "latents",
-                 "manifest", "bundle", "imageio", "safejson", "signals", "runtime")),
+                 "manifest", "bundle", "imageio", "safejson", "signals", "latent_bank", "contact_sheet", "runtime")),
     ("families", ("families",)),
     ("split", ("split",)),
     ("export", ("onnx_export",)),

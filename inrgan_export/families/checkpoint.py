@@ -25,6 +25,9 @@ class Checkpoint:
     config: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: fitted latents that travel with the weights: {"latents": [N, z_dim] tensor,
+    #: "names": [N] str, "split": [N] "train"|"heldout"} (None: no bank)
+    latent_bank: dict[str, Any] | None = None
     #: a model already holding these weights (demo checkpoints build one anyway)
     _model: nn.Module | None = field(default=None, repr=False, compare=False)
 
@@ -68,7 +71,7 @@ class Checkpoint:
         return self._model
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "family": self.family,
@@ -76,6 +79,9 @@ class Checkpoint:
             "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
             "provenance": self.provenance,
         }
+        if self.latent_bank is not None:
+            payload["latent_bank"] = dict(self.latent_bank)
+        return payload
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write atomically (temporary file in the same directory, then rename)."""

@@ -434,3 +434,45 @@ def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args)
     cpp = render_cpp(cpp_build, bundle, *args, "-o", tmp_path / "x.png", check=False)
     assert cpp.returncode == code == 2
     assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
+
+
+# ------------------------------------------------------------------ latent banks
+@pytest.fixture(scope="module")
+def banked_bundle(tmp_path_factory) -> Path:
+    """demo:tiny's weights with a 5-latent bank, exported through the real CLI."""
+    import torch
+
+    from inrgan_export.checkpoint import Checkpoint, demo_checkpoint
+
+    root = tmp_path_factory.mktemp("banked")
+    tiny = demo_checkpoint("tiny")
+    bank = {"latents": torch.from_numpy(np.random.RandomState(11).randn(5, 16).astype(np.float32)),
+            "names": [f"crop{i}" for i in range(5)], "split": ["train"] * 4 + ["heldout"]}
+    path = Checkpoint(tiny.family, tiny.config, tiny.state_dict, latent_bank=bank).save(root / "banked.pt")
+    proc = run_cli("export", path, "--target", "onnx", "-o", root / "bundle", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "bundle"
+
+
+def test_latent_bank_rows_equal_python(cpp_build, banked_bundle, bundle, tmp_path, capsys):
+    from inrgan_export.cli import main as python_cli
+
+    render_cpp(cpp_build, banked_bundle, "--latent-bank", "1,3", "-o", tmp_path / "cpp.npy")
+    assert python_cli(["render", str(banked_bundle), "--latent-bank", "1,3", "-o", str(tmp_path / "py.npy")]) == 0
+    got, want = np.load(tmp_path / "cpp.npy"), np.load(tmp_path / "py.npy")
+    assert got.shape == want.shape == (2, 3, 16, 16)
+    assert float(np.abs(got - want).max()) <= TOLERANCE
+    proc = render_cpp(cpp_build, banked_bundle, "--latent-bank", "4", "-o", tmp_path / "b.png")
+    assert (tmp_path / "b.png").is_file()
+    # the same one-line errors as the Python CLI
+    capsys.readouterr()
+    code = python_cli(["render", str(banked_bundle), "--latent-bank", "5", "-o", str(tmp_path / "x.png")])
+    python_line = [line for line in capsys.readouterr().err.splitlines() if line.startswith("inrgan-export: error: ")][0]
+    cpp = render_cpp(cpp_build, banked_bundle, "--latent-bank", "5", "-o", tmp_path / "x.png", check=False)
+    assert code == 2 and "--latent-bank index 5 is out of range" in python_line
+    assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
+    one_line_error(render_cpp(cpp_build, banked_bundle, "--latent-bank", "x", "-o", tmp_path / "x.png", check=False), 2, "not an index list")
+    one_line_error(render_cpp(cpp_build, bundle, "--latent-bank", "0", "-o", tmp_path / "x.png", check=False), 2, "has no latent bank")
+    one_line_error(render_cpp(cpp_build, banked_bundle, "--latent-bank", "0", "--seed", "1", "-o", tmp_path / "x.png", check=False), 2,
+                   "--latent-bank: not allowed with argument --seed")
+    assert not list(tmp_path.glob("x*"))

@@ -61,7 +61,22 @@ int run(const std::vector<std::string>& argv) {
 
   std::vector<float> z;
   std::vector<std::string> labels;
-  if (args.latent) {
+  if (!args.bank_rows.empty()) {
+    // the fitted latents a bundle carries (inrgan_export/latent_bank.py); checksummed with the bundle
+    const fs::path bank = fs::path(args.bundle) / "latents.npy";
+    if (!fs::is_regular_file(bank))
+      throw inrgan::UsageError(args.bundle + " has no latent bank; --latent-bank needs a bundle exported from a fitted preset (e.g. demo:photos)");
+    int rows = 0;
+    const auto all = inrgan::read_latents_npy(bank.string(), generator.z_dim(), &rows);
+    const auto width = static_cast<std::size_t>(generator.z_dim());
+    for (auto r : args.bank_rows) {
+      if (r >= static_cast<unsigned>(rows))
+        throw inrgan::InputValueError("--latent-bank index " + std::to_string(r) + " is out of range; " + args.bundle + " has " +
+                                      std::to_string(rows) + " latents (0-" + std::to_string(rows - 1) + ")");
+      z.insert(z.end(), all.begin() + static_cast<std::ptrdiff_t>(r * width), all.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+      labels.push_back("bank" + padded(r));
+    }
+  } else if (args.latent) {
     int rows = 0;
     z = inrgan::read_latents_npy(*args.latent, generator.z_dim(), &rows);
     for (int i = 0; i < rows; ++i) labels.push_back(padded(static_cast<unsigned long long>(i)));

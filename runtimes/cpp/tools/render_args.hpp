@@ -15,6 +15,7 @@ struct RenderArgs {
   std::string bundle;
   std::vector<std::uint32_t> seeds;     // empty with --latent
   std::optional<std::string> latent;    // --latent Z.npy
+  std::vector<std::uint32_t> bank_rows; // --latent-bank ROWS: rows of the bundle's latents.npy
   std::optional<Size> size;             // default: the bundle's native size
   Window window;
   Backend backend = Backend::OpenVINO;
