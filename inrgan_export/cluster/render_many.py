@@ -70,6 +70,10 @@ class RenderManyResult:
     skipped: int
     rendered: int
     seconds: float
+    #: seconds from the pipeline's start to the first written batch (cluster, actors, bundle loads)
+    first_output_s: float | None = None
+    #: images/s after the first written batch (the steady rate; None below two batches)
+    steady_images_per_s: float | None = None
 
 
 # ------------------------------------------------------------------ files
@@ -254,6 +258,34 @@ def crash_once() -> None:
 
 
 # ------------------------------------------------------------------ driver
+def token_mode_for(address: str | None) -> None:
+    """`ray start --head` enables token authentication and saves the token in
+    ~/.ray/auth_token; Ray uses it for ``auto`` but for an explicit address only in token
+    mode, which Ray reads when it is imported: so turn it on first whenever a token is at
+    hand (an explicit RAY_AUTH_MODE wins)."""
+    if address in (None, "auto") or "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Ray retries an unreachable address for many minutes: refuse at once where nothing
+    answers at HOST:PORT (``auto`` is left to Ray)."""
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise BackendUnavailable(f"no Ray cluster answers at --address {address}: {e.strerror or e}") from None
+
+
 def import_ray():
     try:
         import ray
@@ -273,9 +305,13 @@ def start_ray(ray, opts: RenderManyOptions) -> bool:
             ray.init(address=opts.address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as e:
             msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise BackendUnavailable(f"cannot connect to the Ray cluster at --address {opts.address}: {msg}") from None
+            raise BackendUnavailable(
+                f"cannot connect to the Ray cluster at --address {opts.address}: {msg} "
+                "(is it running, and is its token in RAY_AUTH_TOKEN or ~/.ray/auth_token?)"
+            ) from None
         return True
-    ray.init(num_cpus=opts.cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
+    # "local": a new cluster even where `ray start` left one running on this machine
+    ray.init(address="local", num_cpus=opts.cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
     return True
 
 
@@ -291,6 +327,9 @@ def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
         raise UsageError("--seeds names no seed")
     if len(opts.seeds) > MAX_RENDER_MANY_SEEDS:
         raise UsageError(f"{len(opts.seeds)} seeds are more than render-many's limit of {MAX_RENDER_MANY_SEEDS}")
+    if opts.address is not None:
+        check_reachable(opts.address)
+    token_mode_for(opts.address)
     ray = import_ray()
     # everything a worker would refuse is refused here first, with one line
     probe = open_bundle(opts.bundle, backend=opts.backend, threads=1, max_memory=opts.max_memory)
@@ -318,20 +357,18 @@ def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
     todo_count = sum(len(v) for v in pending.values())
     log(f"render-many: {total} outputs ({len(opts.seeds)} seeds x {len(jobs)} size/window), "
         f"{len(done)} complete in {out}, {todo_count} to render")
-    if todo_count:
-        rendered = _run(ray, opts, jobs, pending, out, done, todo_count, log)
-    else:
-        rendered = 0
+    rendered, timing = _run(ray, opts, jobs, pending, out, done, todo_count, log) if todo_count else (0, (None, None))
     order = {key: i for i, key in enumerate((seed, j) for seed in opts.seeds for j in range(len(jobs)))}
     write_index(out, (done[k] for k in sorted(done, key=order.__getitem__)))
     missing = total - len(done)
     if missing:
         raise OutputError(f"{missing} of {total} outputs were not rendered; rerun the same command to finish the set")
-    return RenderManyResult(total, total - rendered, rendered, time.perf_counter() - t0)
+    return RenderManyResult(total, total - rendered, rendered, time.perf_counter() - t0, *timing)
 
 
 def _run(ray, opts: RenderManyOptions, jobs: list[Job], pending: dict[int, list[int]], out: Path,
-         done: dict[Key, dict[str, Any]], todo_count: int, log) -> int:
+         done: dict[Key, dict[str, Any]], todo_count: int, log) -> tuple[int, tuple[float | None, float | None]]:
+    t_start = time.perf_counter()
     owns = start_ray(ray, opts)
     try:
         ctx = ray.data.DataContext.get_current()
@@ -362,15 +399,18 @@ def _run(ray, opts: RenderManyOptions, jobs: list[Job], pending: dict[int, list[
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=opts.threads,
         )
-        return _collect(rendered, jobs, opts.image_format, out, done, todo_count, log)
+        return _collect(rendered, jobs, opts.image_format, out, done, todo_count, log, t_start)
     finally:
         if owns:
             ray.shutdown()
 
 
-def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dict[str, Any]], todo_count: int, log) -> int:
-    """Write what the workers return, one file and one index line per key, with progress."""
-    count, t_start, t_shown = 0, time.perf_counter(), 0.0
+def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dict[str, Any]], todo_count: int, log,
+             t_start: float) -> tuple[int, tuple[float | None, float | None]]:
+    """Write what the workers return, one file and one index line per key, with progress;
+    returns the count and (seconds to the first batch, steady images/s after it)."""
+    count, t_shown = 0, 0.0
+    first: tuple[float, int] | None = None
     with open(out / INDEX, "a", encoding="utf-8") as index:
         for batch in rendered.iter_batches(batch_size=None, batch_format="numpy"):
             for seed, j, data in zip(batch["seed"], batch["job"], batch["data"]):
@@ -385,8 +425,14 @@ def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dic
                 done[key] = entry
                 count += 1
             now = time.perf_counter()
+            if first is None and count:
+                first = (now, count)
             if now - t_shown >= 1.0 or count == todo_count:
                 t_shown = now
                 rate = count / max(now - t_start, 1e-9)
                 log(f"render-many: {count}/{todo_count} rendered, {rate:.1f} images/s")
-    return count
+    if first is None:
+        return count, (None, None)
+    t_end = time.perf_counter()
+    steady = (count - first[1]) / (t_end - first[0]) if count > first[1] and t_end > first[0] else None
+    return count, (first[0] - t_start, steady)

@@ -22,7 +22,7 @@ def ray_cluster(crash_marker):
     import logging
 
     os.environ[CRASH_ONCE_ENV] = str(crash_marker)
-    ctx = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    ctx = ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     yield ctx.address_info["gcs_address"]
     ray.shutdown()
     os.environ.pop(CRASH_ONCE_ENV, None)
