@@ -72,8 +72,6 @@ class RenderManyResult:
     seconds: float
     #: seconds from the pipeline's start to the first written batch (cluster, actors, bundle loads)
     first_output_s: float | None = None
-    #: images/s after the first written batch (the steady rate; None below two batches)
-    steady_images_per_s: float | None = None
 
 
 # ------------------------------------------------------------------ files
@@ -357,17 +355,17 @@ def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
     todo_count = sum(len(v) for v in pending.values())
     log(f"render-many: {total} outputs ({len(opts.seeds)} seeds x {len(jobs)} size/window), "
         f"{len(done)} complete in {out}, {todo_count} to render")
-    rendered, timing = _run(ray, opts, jobs, pending, out, done, todo_count, log) if todo_count else (0, (None, None))
+    rendered, first_output_s = _run(ray, opts, jobs, pending, out, done, todo_count, log) if todo_count else (0, None)
     order = {key: i for i, key in enumerate((seed, j) for seed in opts.seeds for j in range(len(jobs)))}
     write_index(out, (done[k] for k in sorted(done, key=order.__getitem__)))
     missing = total - len(done)
     if missing:
         raise OutputError(f"{missing} of {total} outputs were not rendered; rerun the same command to finish the set")
-    return RenderManyResult(total, total - rendered, rendered, time.perf_counter() - t0, *timing)
+    return RenderManyResult(total, total - rendered, rendered, time.perf_counter() - t0, first_output_s)
 
 
 def _run(ray, opts: RenderManyOptions, jobs: list[Job], pending: dict[int, list[int]], out: Path,
-         done: dict[Key, dict[str, Any]], todo_count: int, log) -> tuple[int, tuple[float | None, float | None]]:
+         done: dict[Key, dict[str, Any]], todo_count: int, log) -> tuple[int, float | None]:
     t_start = time.perf_counter()
     owns = start_ray(ray, opts)
     try:
@@ -406,11 +404,11 @@ def _run(ray, opts: RenderManyOptions, jobs: list[Job], pending: dict[int, list[
 
 
 def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dict[str, Any]], todo_count: int, log,
-             t_start: float) -> tuple[int, tuple[float | None, float | None]]:
+             t_start: float) -> tuple[int, float | None]:
     """Write what the workers return, one file and one index line per key, with progress;
-    returns the count and (seconds to the first batch, steady images/s after it)."""
+    returns the count and the seconds to the first written batch."""
     count, t_shown = 0, 0.0
-    first: tuple[float, int] | None = None
+    first: float | None = None
     with open(out / INDEX, "a", encoding="utf-8") as index:
         for batch in rendered.iter_batches(batch_size=None, batch_format="numpy"):
             for seed, j, data in zip(batch["seed"], batch["job"], batch["data"]):
@@ -426,13 +424,9 @@ def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dic
                 count += 1
             now = time.perf_counter()
             if first is None and count:
-                first = (now, count)
+                first = now - t_start
             if now - t_shown >= 1.0 or count == todo_count:
                 t_shown = now
                 rate = count / max(now - t_start, 1e-9)
                 log(f"render-many: {count}/{todo_count} rendered, {rate:.1f} images/s")
-    if first is None:
-        return count, (None, None)
-    t_end = time.perf_counter()
-    steady = (count - first[1]) / (t_end - first[0]) if count > first[1] and t_end > first[0] else None
-    return count, (first[0] - t_start, steady)
+    return count, first

@@ -163,7 +163,9 @@ def test_interrupted_driver_leaves_only_complete_files_and_rerun_finishes(tiny_b
     args = ["render-many", tiny_bundle, "--seeds", "0-399", "--sizes", "32", "--batch", "1", "--workers", "1",
             "--address", ray_cluster, "-o", out]
     proc = subprocess.Popen([*cli_command(), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=tmp_path, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                            text=True, cwd=tmp_path, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            # a runner started in the background ignores SIGINT, and children inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline and not list(out.glob("seed*.png")):
         time.sleep(0.02)
