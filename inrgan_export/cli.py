@@ -16,10 +16,10 @@ from .errors import InrganError, UsageError
 from .extras import missing_extra
 from .grid import Window, parse_size
 from .manifest import DEFAULT_INT8_WORST_DB
-from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
+from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderManyOptions, RenderOptions, VerifyOptions
 from .runtime.base import parse_bytes
 
-COMMANDS = ("export", "convert", "render", "verify", "inspect", "bench", "demo")
+COMMANDS = ("export", "convert", "render", "render-many", "verify", "inspect", "bench", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -163,6 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (one file per image) or OUT.npy (raw [N,3,H,W])")
     _common(r)
 
+    m = sub.add_parser("render-many", help="render seeds x sizes x windows of a bundle on a Ray cluster (resumable)")
+    m.add_argument("bundle", type=Path)
+    m.add_argument("--seeds", required=True, help="as render's --seed (0-9999, 1,5,9), up to 1,000,000 seeds")
+    m.add_argument("--sizes", type=_sizes, required=True, help="HxW or N list, e.g. 64x64,256x256")
+    m.add_argument("--windows", default="0,0,1,1", help="X0,Y0,X1,Y1 windows separated by ';' (default 0,0,1,1)")
+    m.add_argument("--truncation", type=_psi, default=None, metavar="PSI", help="truncation ψ (sg2 family)")
+    m.add_argument("--backend", default=None, help="bundle backend (default: the bundle's own)")
+    m.add_argument("--format", choices=["png", "npy"], default="png", help="png or npy (raw float32 [1,3,H,W]) per image")
+    m.add_argument("-o", "--out", type=Path, required=True, help="output directory (a rerun skips complete outputs)")
+    m.add_argument("--address", default=None, help="existing cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
+    m.add_argument("--workers", type=_positive, default=None, help="actor workers (default: cluster CPUs / --threads)")
+    m.add_argument("--threads", type=_positive, default=1, help="backend threads (and CPUs reserved) per worker (default 1)")
+    m.add_argument("--batch", type=_positive, default=8, help="seeds per worker batch (default 8)")
+    m.add_argument("--cpus", type=_positive, default=None, help="CPUs of the local cluster (default: all)")
+    m.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES", help="activation budget per worker render")
+
     v = sub.add_parser("verify", help="re-run the parity report of a bundle")
     v.add_argument("bundle", type=Path)
     v.add_argument("--reference", default=None, help="recompute references from this checkpoint (default: golden data)")
@@ -228,7 +244,35 @@ def default_out(source: str, target: str) -> Path:
     return Path(f"{stem}_{target}")
 
 
+def run_render_many(args: argparse.Namespace) -> int:
+    """render-many: the driver needs the runtime layer only, not the export pipeline."""
+    from .cluster.render_many import parse_render_many_seeds, parse_windows, render_many
+
+    opts_m = RenderManyOptions(
+        bundle=args.bundle,
+        out=args.out,
+        seeds=parse_render_many_seeds(args.seeds),
+        sizes=args.sizes,
+        windows=parse_windows(args.windows),
+        truncation=args.truncation,
+        backend=args.backend,
+        image_format=args.format,
+        address=args.address,
+        workers=args.workers,
+        threads=args.threads,
+        batch=args.batch,
+        cpus=args.cpus,
+        max_memory=args.max_memory,
+    )
+    result = render_many(opts_m)
+    print(f"render-many: {result.rendered} rendered, {result.skipped} already complete, "
+          f"{result.total} outputs in {args.out} ({result.seconds:.1f} s)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "render-many":
+        return run_render_many(args)
     if args.command in ("export", "convert", "verify"):
         from . import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
 

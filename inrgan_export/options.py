@@ -67,3 +67,29 @@ class VerifyOptions:
     out: Path | None = None
     max_memory: int | None = None
     threads: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderManyOptions:
+    """``render-many``: every (seed, size, window) of the cross product, rendered by Ray workers
+    that each open the bundle once; the output directory is resumable (see cluster.render_many)."""
+
+    bundle: Path
+    out: Path
+    seeds: tuple[int, ...]
+    sizes: tuple[tuple[int, int], ...]
+    windows: tuple[Window, ...] = (Window(),)
+    truncation: float | None = None
+    backend: str | None = None
+    image_format: str = "png"  # png | npy
+    #: None: start a local cluster for this run; else ``auto`` or ``HOST:PORT`` / ``ray://HOST:PORT``
+    address: str | None = None
+    #: actor workers (default: the cluster's CPUs / threads); each opens the bundle once
+    workers: int | None = None
+    #: backend threads of each worker (and the CPUs each worker reserves)
+    threads: int = 1
+    #: seeds per worker batch: θ is computed once per batch, each size and window rendered from it
+    batch: int = 8
+    #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
+    cpus: int | None = None
+    max_memory: int | None = None
