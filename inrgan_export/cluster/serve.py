@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -436,11 +437,13 @@ def start_service(opts: ServeOptions, app_name: str = APP_NAME, route_prefix: st
 def stop_service(app_name: str = APP_NAME) -> None:
     """Delete the application; shut Serve down when no other application is left on it."""
     _, serve = import_serve()
+    from ray.serve.exceptions import RayServeException
+
     try:
         serve.delete(app_name)
         others = serve.status().applications
-    except Exception:  # noqa: BLE001 - Serve already gone
-        others = {}
+    except RayServeException:  # no Serve instance on this cluster (any more)
+        return
     if not others:
         serve.shutdown()
 
@@ -472,21 +475,35 @@ def run_service(opts: ServeOptions, log: Callable[[str], None] | None = None,
         url = start_service(opts)
         log(f"serve: {opts.bundle} ({probe.interface.family}, {opts.backend}) at {url} with {opts.replicas} replica(s); "
             f"GET {url}/render?seed=0&size=256x256 ; Ctrl-C stops")
-        import signal
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
+        with stop_on_signals(stop):
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
                 pass
-        except KeyboardInterrupt:
-            pass
-        log("serve: stopping")
-        stop_service()
+            log("serve: stopping")
+            stop_service()
     finally:
         if owns:
             ray.shutdown()
     log("serve: stopped")
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event):
+    """SIGINT (Ctrl-C) and SIGTERM set ``stop`` while the service runs, also where the shell
+    started it with SIGINT ignored (a background job); the old handlers come back after."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def quiet_serve_logs() -> None:
