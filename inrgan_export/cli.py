@@ -18,10 +18,11 @@ from .errors import InrganError, UsageError
 from .extras import missing_extra
 from .grid import Window, parse_size
 from .manifest import DEFAULT_INT8_WORST_DB
-from .options import PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderOptions, VerifyOptions
+from .options import (PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderManyOptions, RenderOptions, ServeOptions,
+                      VerifyOptions)
 from .runtime.base import parse_bytes
 
-COMMANDS = ("export", "convert", "render", "verify", "inspect", "bench", "demo")
+COMMANDS = ("export", "convert", "render", "render-many", "serve", "verify", "inspect", "bench", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +102,33 @@ def _positive(text: str) -> int:
     return v
 
 
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise UsageError(f"{text!r} is not a count (0 or more)")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise UsageError(f"{text!r} is not a number of seconds (e.g. 0.01, 30)")
+    return v
+
+
+def _memory_any(text: str) -> int:
+    """A byte count without parse_bytes' 1M floor (a request body limit may be small)."""
+    if text.strip().isdigit():
+        return _positive(text)
+    return parse_bytes(text)
+
+
 def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one machine-readable result object on stdout (progress stays on stderr)")
@@ -172,6 +200,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write images that hold NaN or Inf (default: refused, naming the first bad pixel)")
     _common(r)
 
+    m = sub.add_parser("render-many", help="render seeds x sizes x windows of a bundle on a Ray cluster (resumable)")
+    m.add_argument("bundle", type=Path)
+    m.add_argument("--seeds", required=True, help="as render's --seed (0-9999, 1,5,9), up to 1,000,000 seeds")
+    m.add_argument("--sizes", type=_sizes, required=True, help="HxW or N list, e.g. 64x64,256x256")
+    m.add_argument("--windows", default="0,0,1,1", help="X0,Y0,X1,Y1 windows separated by ';' (default 0,0,1,1)")
+    m.add_argument("--truncation", type=_psi, default=None, metavar="PSI", help="truncation ψ (sg2 family)")
+    m.add_argument("--backend", default=None, help="bundle backend (default: the bundle's own)")
+    m.add_argument("--format", choices=["png", "npy"], default="png", help="png or npy (raw float32 [1,3,H,W]) per image")
+    m.add_argument("-o", "--out", type=Path, required=True, help="output directory (a rerun skips complete outputs)")
+    m.add_argument("--address", default=None, help="existing cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
+    m.add_argument("--workers", type=_positive, default=None, help="actor workers (default: cluster CPUs / --threads)")
+    m.add_argument("--threads", type=_positive, default=1, help="backend threads (and CPUs reserved) per worker (default 1)")
+    m.add_argument("--batch", type=_positive, default=8, help="seeds per worker batch (default 8)")
+    m.add_argument("--cpus", type=_positive, default=None, help="CPUs of the local cluster (default: all)")
+    m.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES", help="activation budget per worker render")
+
+    s = sub.add_parser("serve", help="an HTTP render service of a bundle on Ray Serve (GET/POST /render, /healthz, /info)")
+    s.add_argument("bundle", type=Path)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; the service has no authentication)")
+    s.add_argument("--port", type=_positive, default=8000, help="HTTP port (default 8000)")
+    s.add_argument("--replicas", type=_positive, default=1, help="replicas, each with the bundle open and its own θ cache (default 1)")
+    s.add_argument("--address", default=None, help="existing cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
+    s.add_argument("--backend", default=None, help="bundle backend (default: the bundle's own)")
+    s.add_argument("--threads", type=_positive, default=1, help="backend threads (and CPUs reserved) per replica (default 1)")
+    s.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES", help="activation budget of one render per replica")
+    s.add_argument("--oversize", choices=["tile", "refuse"], default="tile",
+                   help="a render past the memory budget: tile it (default) or refuse it with 413")
+    s.add_argument("--theta-cache", type=_count, default=256, metavar="N", help="θ vectors cached per replica, LRU (default 256; 0: none)")
+    s.add_argument("--max-batch", type=_positive, default=8, help="requests rendered together per replica (default 8)")
+    s.add_argument("--batch-wait", type=_seconds, default=0.01, metavar="S", help="how long a batch waits to fill (default 0.01 s)")
+    s.add_argument("--max-body", type=_memory_any, default=1 << 20, metavar="BYTES", help="POST body limit, else 413 (default 1M)")
+    s.add_argument("--max-pixels", type=_positive, default=4096 * 4096, help="pixels per render, else 413 (default 16777216 = 4096x4096)")
+    s.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="seconds per request in its replica, else 504 (default 60)")
+    s.add_argument("--max-concurrent", type=_positive, default=16, help="requests one replica works on at once (default 16)")
+    s.add_argument("--max-queued", type=int, default=64, help="requests waiting beyond those, else 429 (default 64; -1: no limit)")
+    s.add_argument("--cpus", type=_positive, default=None, help="CPUs of the local cluster (default: all)")
+
     v = sub.add_parser("verify", help="re-run the parity report of a bundle")
     v.add_argument("bundle", type=Path)
     v.add_argument("--reference", default=None, help="recompute references from this checkpoint (default: golden data)")
@@ -237,7 +302,64 @@ def default_out(source: str, target: str) -> Path:
     return Path(f"{stem}_{target}")
 
 
+def run_render_many(args: argparse.Namespace) -> int:
+    """render-many: the driver needs the runtime layer only, not the export pipeline."""
+    from .cluster.render_many import parse_render_many_seeds, parse_windows, render_many
+
+    opts_m = RenderManyOptions(
+        bundle=args.bundle,
+        out=args.out,
+        seeds=parse_render_many_seeds(args.seeds),
+        sizes=args.sizes,
+        windows=parse_windows(args.windows),
+        truncation=args.truncation,
+        backend=args.backend,
+        image_format=args.format,
+        address=args.address,
+        workers=args.workers,
+        threads=args.threads,
+        batch=args.batch,
+        cpus=args.cpus,
+        max_memory=args.max_memory,
+    )
+    result = render_many(opts_m)
+    print(f"render-many: {result.rendered} rendered, {result.skipped} already complete, "
+          f"{result.total} outputs in {args.out} ({result.seconds:.1f} s)")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """serve: runs until Ctrl-C or SIGTERM, then removes the service; a clean stop is exit 0."""
+    from .cluster.serve import run_service
+
+    run_service(ServeOptions(
+        bundle=args.bundle,
+        host=args.host,
+        port=args.port,
+        replicas=args.replicas,
+        address=args.address,
+        backend=args.backend,
+        threads=args.threads,
+        max_memory=args.max_memory,
+        oversize=args.oversize,
+        theta_cache=args.theta_cache,
+        max_batch=args.max_batch,
+        batch_wait_s=args.batch_wait,
+        max_body=args.max_body,
+        max_pixels=args.max_pixels,
+        timeout_s=args.timeout,
+        max_concurrent=args.max_concurrent,
+        max_queued=args.max_queued,
+        cpus=args.cpus,
+    ))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "render-many":
+        return run_render_many(args)
+    if args.command == "serve":
+        return run_serve(args)
     if args.command in ("export", "convert", "verify"):
         from . import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
 

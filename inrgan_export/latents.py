@@ -17,8 +17,9 @@ MAX_SEEDS = 4096
 MAX_NPY_HEADER = 10_000  # numpy's own default limit on a header it parses
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"``, ``"0-7"``, ``"1,5,9"`` or combinations such as ``"0-3,9"``."""
+def parse_seeds(text: str, limit: int = MAX_SEEDS) -> list[int]:
+    """``"3"``, ``"0-7"``, ``"1,5,9"`` or combinations such as ``"0-3,9"``; at most ``limit``
+    seeds, counted before a range is expanded (``0-4294967295`` is refused at once)."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -28,18 +29,14 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(lo_s), int(hi_s)
                 if hi < lo:
                     raise ValueError
-                # counted before it is expanded: "0-4294967295" must not build a list first
-                if len(seeds) + (hi - lo + 1) > MAX_SEEDS:
-                    raise UsageError(
-                        f"seed list {text!r} names {len(seeds) + hi - lo + 1} seeds; at most {MAX_SEEDS} per run"
-                    )
-                seeds.extend(range(lo, hi + 1))
+                span = range(lo, hi + 1)
             else:
-                seeds.append(int(part))
+                span = range(int(part), int(part) + 1)
         except ValueError:
             raise UsageError(f"seed list {text!r} is not N, A-B or N,M,... (e.g. 3, 0-7, 1,5,9)") from None
-        if len(seeds) > MAX_SEEDS:
-            raise UsageError(f"seed list {text!r} names more than {MAX_SEEDS} seeds")
+        if len(seeds) + len(span) > limit:  # counted before it is expanded
+            raise UsageError(f"seed list {text!r} names {len(seeds) + len(span)} seeds; at most {limit} per run")
+        seeds.extend(span)
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
     if bad:
         raise UsageError(f"seed {bad[0]} is out of range: seeds are integers in 0..{MAX_SEED}")

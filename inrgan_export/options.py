@@ -70,3 +70,68 @@ class VerifyOptions:
     out: Path | None = None
     max_memory: int | None = None
     threads: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderManyOptions:
+    """``render-many``: every (seed, size, window) of the cross product, rendered by Ray workers
+    that each open the bundle once; the output directory is resumable (see cluster.render_many)."""
+
+    bundle: Path
+    out: Path
+    seeds: tuple[int, ...]
+    sizes: tuple[tuple[int, int], ...]
+    windows: tuple[Window, ...] = (Window(),)
+    truncation: float | None = None
+    backend: str | None = None
+    image_format: str = "png"  # png | npy
+    #: None: start a local cluster for this run; else ``auto`` or ``HOST:PORT`` / ``ray://HOST:PORT``
+    address: str | None = None
+    #: actor workers (default: the cluster's CPUs / threads); each opens the bundle once
+    workers: int | None = None
+    #: backend threads of each worker (and the CPUs each worker reserves)
+    threads: int = 1
+    #: seeds per worker batch: θ is computed once per batch, each size and window rendered from it
+    batch: int = 8
+    #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
+    cpus: int | None = None
+    max_memory: int | None = None
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """``serve``: an HTTP render service on Ray Serve. Each replica opens the bundle once and
+    keeps an LRU cache of θ; every limit below answers with an HTTP status, never a crash
+    (see cluster.serve and the README's ``serve`` section)."""
+
+    bundle: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    replicas: int = 1
+    #: None: start a local cluster for this service; else ``auto`` or ``HOST:PORT`` / ``ray://HOST:PORT``
+    address: str | None = None
+    backend: str | None = None
+    #: backend threads per replica; each replica reserves this many Ray CPUs unless replica_cpus says otherwise
+    threads: int = 1
+    replica_cpus: float | None = None
+    #: activation budget of one render in a replica (None: the runtime's default)
+    max_memory: int | None = None
+    #: past the memory budget: "tile" (the runtime splits the render) or "refuse" (HTTP 413)
+    oversize: str = "tile"
+    #: θ vectors each replica keeps (LRU, keyed by latent bytes and ψ)
+    theta_cache: int = 256
+    #: requests rendered together (Serve batching) and how long a batch waits to fill
+    max_batch: int = 8
+    batch_wait_s: float = 0.01
+    #: request body (POST latent) limit in bytes → 413
+    max_body: int = 1 << 20
+    #: pixels of one render (height x width) → 413
+    max_pixels: int = 4096 * 4096
+    #: seconds a request may take in its replica → 504
+    timeout_s: float = 60.0
+    #: requests one replica works on at once (Serve's max_ongoing_requests), and requests
+    #: waiting for a replica beyond that (max_queued_requests) before the service answers 429
+    max_concurrent: int = 16
+    max_queued: int = 64
+    #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
+    cpus: int | None = None

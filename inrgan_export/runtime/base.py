@@ -144,6 +144,10 @@ class Generator(ABC):
             self._grids.popitem(last=False)
         return grid
 
+    def check_latents(self, z: Any) -> np.ndarray:
+        """Latents as :meth:`hypernet` takes them ([N, z_dim], finite, float32) or the one-line error."""
+        return self._check_matrix(z, self.interface.z_dim, "latent", "z_dim")
+
     def check_size_range(self, size: tuple[int, int]) -> None:
         rng = self.interface.size_range
         if rng is None:
