@@ -292,6 +292,37 @@ def test_cpp_api(cpp_build, bundle, sg2_bundles):
         assert "ok   extra_hypernet_inputs_by_name" in proc.stderr and "FAIL" not in proc.stderr
 
 
+# ------------------------------------------------------------------ the installed library
+def test_installed_library_builds_a_consumer_project(cpp_build, sg2_bundles, tmp_path):
+    """`cmake --install` into a prefix; a project outside the tree finds it with
+    find_package(inrgan CONFIG), links inrgan::inrgan (dependencies resolved by the package
+    config) and renders a bundle within the gate."""
+    from inrgan_export import open_bundle
+
+    prefix, build = tmp_path / "prefix", tmp_path / "consumer"
+    steps = [
+        ["cmake", "--install", str(cpp_build), "--prefix", str(prefix)],
+        ["cmake", "-S", str(CPP / "tests" / "consumer"), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}", f"-DINRGAN_PYTHON={sys.executable}",
+         *(["-G", "Ninja"] if shutil.which("ninja") else [])],
+        ["cmake", "--build", str(build)],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    for part in ("include/inrgan/inrgan.hpp", "lib/libinrgan.a", "lib/cmake/inrgan/inrganConfig.cmake", "bin/inrgan-render"):
+        assert (prefix / part).is_file(), part
+    cache = (build / "CMakeCache.txt").read_text()
+    assert f"inrgan_DIR:PATH={prefix}/lib/cmake/inrgan" in cache  # the installed package, not the build tree
+    bundle = sg2_bundles["nearest"]
+    proc = subprocess.run([str(build / "render_one"), str(bundle), "3", "24", "40", str(tmp_path / "c.npy")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((bundle / "manifest.json").read_text())
+    with open_bundle(bundle) as g:
+        want = g.generate(latents_from_seeds([3], m["interface"]["z_dim"]), (24, 40))
+    ok, max_abs = gate_passes(np.load(tmp_path / "c.npy"), want, parity_gate(m))
+    assert ok, max_abs
+
+
 # ------------------------------------------------------------------ sg2 vs Python, in the gate
 def sg2_cases(native: list[int]) -> list[tuple[str, tuple[int, int], tuple[float, ...], int, float]]:
     """(label, size, window, batch, psi): every grid x psi {1.0, 0.7} x batch {1, 3}."""
