@@ -292,6 +292,33 @@ def test_cpp_api(cpp_build, bundle, sg2_bundles):
         assert "ok   extra_hypernet_inputs_by_name" in proc.stderr and "FAIL" not in proc.stderr
 
 
+# ------------------------------------------------------------------ compiled-model cache
+def test_compiled_model_cache_is_shared_with_python(cpp_build, sg2_bundles, tmp_path, monkeypatch):
+    """C++ caches compiled models in the folder the Python OpenVINO backend uses for the same
+    bundle, OpenVINO version and device; Python then loads C++'s entries (adds none)."""
+    if not _python_openvino_available():
+        pytest.skip("the Python OpenVINO backend is not in this version of inrgan_export")
+    import openvino as ov
+
+    from inrgan_export import open_bundle
+    from inrgan_export.bundle import Bundle
+    from inrgan_export.runtime.openvino_backend import cache_dir_for
+
+    monkeypatch.setenv("INRGAN_EXPORT_CACHE", str(tmp_path / "cache"))
+    bundle = sg2_bundles["bil"]
+    expected = cache_dir_for(Bundle.open(bundle), ov.__version__, "CPU")
+    render_cpp(cpp_build, bundle, "--seed", "1", "-o", tmp_path / "a.npy")
+    assert [p.name for p in (tmp_path / "cache" / "openvino").iterdir()] == [expected.name]
+    blobs = sorted(p.name for p in expected.iterdir())
+    assert len(blobs) == 2, blobs  # hypernet and inr
+    render_cpp(cpp_build, bundle, "--seed", "1", "-o", tmp_path / "b.npy")  # second open: loaded, not recompiled
+    with open_bundle(bundle, backend="openvino") as g:
+        assert Path(g.cache_dir) == expected
+        g.generate(latents_from_seeds([1], g.interface.z_dim), g.interface.native_size)
+    assert sorted(p.name for p in expected.iterdir()) == blobs
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 # ------------------------------------------------------------------ the installed library
 def test_installed_library_builds_a_consumer_project(cpp_build, sg2_bundles, tmp_path):
     """`cmake --install` into a prefix; a project outside the tree finds it with

@@ -141,6 +141,12 @@ struct Options {
   // Activation budget of one INR run in bytes; larger renders are split into batch chunks
   // and tiles. 0 = 40 % of physical memory, at most 4 GiB (as the Python runtime).
   std::size_t max_memory = 0;
+  // OpenVINO compiled-model cache (CACHE_DIR), shared with the Python runtime: the same
+  // folder, $INRGAN_EXPORT_CACHE/openvino/<sha256(manifest.json)[:16]>-ov<version>-<DEVICE>
+  // (else $XDG_CACHE_HOME/inrgan-export/..., else ~/.cache/inrgan-export/...), so the second
+  // open of a bundle skips compilation. Off: every open compiles. An unwritable cache
+  // folder turns caching off rather than failing the open.
+  bool compiled_model_cache = true;
 };
 
 // ------------------------------------------------------------------------------ generator
