@@ -408,6 +408,33 @@ def test_sg2_renders_equal_python_within_the_gate(cpp_build, sg2_bundles, tmp_pa
     assert float(np.abs(got["native-psi0.7-b3"] - got["native-psi1-b3"]).max()) > 10 * atol
 
 
+@pytest.mark.slow
+def test_released_church_configuration_equals_python_within_the_gate(cpp_build, tmp_path_factory, tmp_path):
+    """demo:released-church (the authors' released churches.pkl configuration, 256²) at native
+    size, a zoom window and ψ 0.7, batch 1 and 2. INRGAN_RELEASED_CHURCH_BUNDLE reuses an
+    exported bundle; otherwise it is exported here (tens of minutes on 2 cores)."""
+    from inrgan_export import open_bundle
+
+    given = os.environ.get("INRGAN_RELEASED_CHURCH_BUNDLE")
+    bundle = Path(given) if given else tmp_path_factory.mktemp("released") / "released_church_onnx"
+    if not (bundle / "manifest.json").is_file():
+        proc = run_cli("demo:released-church", "--target", "onnx", "-o", bundle, "--force", cwd=bundle.parent, timeout=5400)
+        assert proc.returncode == 0, proc.stderr
+    m = json.loads((bundle / "manifest.json").read_text())
+    atol = parity_gate(m)
+    h, w = m["interface"]["native_size"]
+    cases = [("native-psi1-b2", (h, w), (0.0, 0.0, 1.0, 1.0), 2, 1.0), ("native-psi0.7-b1", (h, w), (0.0, 0.0, 1.0, 1.0), 1, 0.7),
+             ("zoom-psi0.7-b1", (h // 2, w // 2), (0.25, 0.25, 0.75, 0.75), 1, 0.7)]
+    z = np.random.RandomState(23).randn(2, m["interface"]["z_dim"]).astype(np.float32)
+    got = run_parity_dump(cpp_build, bundle, z, cases, tmp_path)
+    with open_bundle(bundle) as g:
+        for label, size, window, batch, psi in cases:
+            want = g.render(g.hypernet(z[:batch], np.full(batch, psi, dtype=np.float32)), size, window)
+            ok, max_abs = gate_passes(got[label], want, atol)
+            print(f"released-church {label}: max abs {max_abs:.3g} (gate {atol:g})")
+            assert ok, (label, max_abs, atol)
+
+
 def test_sg2_gate_catches_a_wrong_coordinate_convention(cpp_build, sg2_bundles, tmp_path):
     """The same gate fails when C++ samples y downwards (the manifest's y-up kind dropped): the
     parity check above can fail."""
