@@ -14,6 +14,14 @@ namespace {
 
 constexpr std::size_t kGridCacheSize = 16;
 
+// OpenVINO's CPU plugin (2026.4) returns wrong values once one intermediate tensor of an INR
+// run reaches 2 GiB: demo:released-church at 256x256 with batch 2, or at 363x363 with batch 1,
+// differs from ONNX Runtime and from the same render split in two by up to ~2 (the
+// second sample, or a band of pixels), while 255x255 with batch 2 is right. The largest tensor
+// there is 4/3 of the manifest's per-block estimate (bytes_per_pixel x pixels), so runs are
+// split to keep every block's estimate within 1 GiB (largest tensor <= ~1.4 GiB).
+constexpr std::int64_t kOpenVinoBlockCap = std::int64_t{1} << 30;
+
 struct GridKey {
   int height, width;
   float x0, y0, x1, y1;
@@ -213,7 +221,8 @@ int Generator::render(const float* theta, std::size_t theta_count, Size size, Wi
     throw ShapeError("output buffer holds " + std::to_string(out == nullptr ? 0 : out_capacity) + " floats; a render of " + std::to_string(n) +
                      " x 3 x " + std::to_string(out_shape.height) + " x " + std::to_string(out_shape.width) + " needs " + std::to_string(needed));
   const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
-  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget);
+  const std::int64_t block_cap = impl_->backend == Backend::OpenVINO ? kOpenVinoBlockCap : 0;
+  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget, block_cap);
 
   const std::size_t image_values = 3 * static_cast<std::size_t>(out_shape.height) * static_cast<std::size_t>(out_shape.width);
   const auto theta_row = static_cast<std::size_t>(m.theta_dim);
