@@ -478,7 +478,7 @@ def test_no_family_name_is_hard_coded(cpp_build, sg2_bundles, tmp_path):
     assert np.array_equal(np.load(tmp_path / "renamed.npy"), np.load(tmp_path / "sg2.npy"))
 
 
-@pytest.mark.parametrize("version", [1, "1.0", "1.1", "1.17"])
+@pytest.mark.parametrize("version", ["1.1", "1.17"])  # the integer 1: every other test's bundle
 def test_manifest_versions_of_major_1_open(cpp_build, bundle, tmp_path, version):
     copy = tmp_path / "v"
     shutil.copytree(bundle, copy)
