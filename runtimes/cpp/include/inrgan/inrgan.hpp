@@ -154,9 +154,8 @@ struct Options {
 //
 // Thread safety: a Generator is not thread-safe (it holds the backend's inference requests
 // and a cache of grid inputs); call it from one thread at a time, or open one Generator per
-// thread — distinct Generators share nothing mutable and may run concurrently (OpenVINO's
-// Core and its compiled-model cache are safe to use from several threads). The free
-// functions below are thread-safe.
+// thread — distinct Generators (each with its own OpenVINO Core) share no mutable state of
+// this library and may run concurrently. The free functions below are thread-safe.
 class Generator {
  public:
   // Reads and checks manifest.json (schema, version, size rule, coordinates, files, SHA-256)
