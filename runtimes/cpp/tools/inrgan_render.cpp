@@ -2,6 +2,7 @@
 //   inrgan-render church_ov/ --seed 3 --size 128x192 --window 0.2,0.2,0.8,0.8 -o out.png
 // Errors are one line naming the value, with the exit codes of the Python CLI
 // (0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -88,7 +89,20 @@ int run(const std::vector<std::string>& argv) {
     }
   }
   const inrgan::Size size = args.size ? *args.size : generator.native_size();
-  const inrgan::Images images = generator.generate(z, size, args.window);
+  inrgan::HypernetInputs extra;
+  if (args.truncation) {
+    const auto inputs = generator.extra_hypernet_inputs();
+    if (std::none_of(inputs.begin(), inputs.end(), [](const auto& e) { return e.name == "truncation_psi"; })) {
+      std::string names = "the latent only";
+      if (!inputs.empty()) {
+        names.clear();
+        for (const auto& e : inputs) names += (names.empty() ? "" : ", ") + e.name;
+      }
+      throw inrgan::UsageError("--truncation: this generator's hypernetwork has no truncation_psi input (its extra inputs: " + names + ")");
+    }
+    extra["truncation_psi"] = {*args.truncation};
+  }
+  const inrgan::Images images = generator.generate(z, size, args.window, extra);
 
   if (ext == ".npy") {
     inrgan::write_npy(args.out, images);

@@ -12,7 +12,7 @@ namespace inrgan::cli {
 const char* const kUsage =
     "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy | --latent-bank ROWS] [--size HxW] [--window X0,Y0,X1,Y1]\n"
     "                     [--backend openvino|tensorrt] [--device CPU] [--threads N] [--max-memory BYTES]\n"
-    "                     -o OUT.png|OUT.npy\n"
+    "                     [--truncation PSI] -o OUT.png|OUT.npy\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
     "\n"
@@ -25,6 +25,7 @@ const char* const kUsage =
     "  --device D        backend device (default CPU for openvino, cuda:0 for tensorrt)\n"
     "  --threads N       CPU threads for the backend (default: the backend's choice)\n"
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
+    "  --truncation PSI  truncation psi for generators whose hypernetwork takes truncation_psi (default: its neutral value, 1)\n"
     "  -o OUT            OUT.png (one file per image, OUT-seed0003.png when several) or OUT.npy (raw [N,3,H,W])\n"
     "\n"
     "Exit codes: 0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else.\n";
@@ -165,6 +166,13 @@ std::size_t parse_bytes(const std::string& text) {
   return static_cast<std::size_t>(v);
 }
 
+float parse_truncation(const std::string& text) {
+  double v = 0;
+  if (!parse_double(trimmed(text), &v) || !std::isfinite(v) || std::fabs(v) > 3.0e38)
+    throw UsageError("--truncation '" + text + "' is not a finite number (e.g. 0.7; 1 = no truncation)");
+  return static_cast<float>(v);
+}
+
 RenderArgs parse_render_args(const std::vector<std::string>& argv) {
   RenderArgs args;
   std::optional<std::string> seed_text;
@@ -193,6 +201,7 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
     else if (arg == "--device") args.device = value();
     else if (arg == "-o" || arg == "--out") args.out = value();
     else if (arg == "--max-memory") args.max_memory = parse_bytes(value());
+    else if (arg == "--truncation") args.truncation = parse_truncation(value());
     else if (arg == "--threads") {
       const std::string text = value();
       long long n = 0;
