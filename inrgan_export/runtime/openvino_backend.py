@@ -79,6 +79,13 @@ def cache_dir_for(bundle: Bundle, ov_version: str, device: str) -> Path:
     return cache_root() / f"{bundle_hash(bundle)[:16]}-ov{version}-{re.sub(r'[^A-Za-z0-9]+', '_', device)}"
 
 
+#: OpenVINO's CPU plugin (2026.4.1) returns wrong values once one tensor of a run reaches
+#: 2 GiB (seen on demo:church at 256² batch 2 and the released church configuration at 363²);
+#: runs are kept under half that by the planner, whose tiling is exact. The C++ runtime keeps
+#: the same cap per block (runtimes/cpp/src/generator.cpp).
+OPENVINO_RUN_BYTES = 1 << 30
+
+
 class OpenVINOGenerator(Generator):
     backend = "openvino"
 
@@ -91,6 +98,7 @@ class OpenVINOGenerator(Generator):
         cache: bool = True,
     ) -> None:
         super().__init__(bundle.manifest.interface, max_memory)
+        self.max_memory = min(self.max_memory, OPENVINO_RUN_BYTES)
         self.bundle = bundle
         section = bundle.manifest.get("openvino") or {}
         self.device = (device or section.get("device") or "CPU").upper()
