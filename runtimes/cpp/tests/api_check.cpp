@@ -49,16 +49,23 @@ TEST_CASE(hypernet_then_many_views) {
 
 TEST_CASE(tiled_and_chunked_renders_equal_the_whole_render) {
   auto whole = inrgan::Generator::open(g_bundle);
+  // the budget must hold the render's grid and output (checked up front, 2.1 MB here);
+  // the INR's activations at 256x192 (tens of MB) then force tiles
   inrgan::Options small;
-  small.max_memory = 1 << 20;  // forces tiles at 256x256 and batch chunks at native size
+  small.max_memory = 5 << 19;
   auto tiled = inrgan::Generator::open(g_bundle, inrgan::Backend::OpenVINO, "CPU", small);
   const auto theta = whole.hypernet(seeds({3, 4, 5}, whole.z_dim()));
   const auto a = whole.render(theta, {256, 192});
   const auto b = tiled.render(theta, {256, 192});
   CHECK(tiled.last_render_pieces() > 3);
   CHECK(max_abs_diff(a.data, b.data) <= 1e-5f);
+  // a budget below three native samples' activations forces batch chunks
+  inrgan::Options tiny_budget;
+  tiny_budget.max_memory = 1 << 18;
+  auto chunked = inrgan::Generator::open(g_bundle, inrgan::Backend::OpenVINO, "CPU", tiny_budget);
   const inrgan::Size native = whole.native_size();
-  const auto c = whole.render(theta, native), d = tiled.render(theta, native);
+  const auto c = whole.render(theta, native), d = chunked.render(theta, native);
+  CHECK(chunked.last_render_pieces() > 1);
   CHECK(max_abs_diff(c.data, d.data) <= 1e-5f);
 }
 
