@@ -552,6 +552,9 @@ class Tile:
     def pixels(self) -> list[int]:
         return [(y1 - y0) * (x1 - x0) for (y0, y1), (x0, x1) in zip(self.y.spans, self.x.spans)]
 
+    def block_shapes(self) -> list[tuple[int, int]]:
+        return [(y1 - y0, x1 - x0) for (y0, y1), (x0, x1) in zip(self.y.spans, self.x.spans)]
+
 
 def _coords_rows(arr: np.ndarray, batch: int, start: int) -> np.ndarray:
     if arr.shape[0] == 1:

@@ -179,8 +179,10 @@ def test_runtime_layer_imports_no_export_stack():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
             offenders += [f"{module}: {n}" for n in names if n.split(".")[0] in heavy]
-    # environment.library_versions reports torch/onnx versions when they are installed (importlib, by name)
-    assert offenders == []
+    # environment.library_versions reports torch/onnx versions when they are installed (importlib, by name);
+    # the ExecuTorch backend is the one runtime backend documented as needing torch on the host
+    # (ExecuTorch's Python runtime takes torch tensors); the registry imports it only when asked for
+    assert [o for o in offenders if not o.startswith("runtime.executorch_backend: torch")] == []
 
 
 @pytest.mark.parametrize("module, source, expected", [
