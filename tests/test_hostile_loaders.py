@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import signal
 import resource
 import subprocess
 import tempfile
@@ -32,29 +34,41 @@ RLIMIT_AS = int(1.5 * 2**30)
 MAX_RSS_MB = 400
 
 
-def run_limited(args: list, cwd: Path, backstop_s: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    """The real CLI under RLIMIT_AS; the completed process and the child's own peak RSS in
-    MB (``wait4``). The wall-clock backstop only stops a runaway child."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (RLIMIT_AS, RLIMIT_AS))
+#: a small launcher between pytest and the CLI: a process started by fork from a big process
+#: inherits its peak RSS in ``ru_maxrss`` (Linux keeps the old address space's high-water mark
+#: across exec), so the CLI is forked from this small interpreter instead, which reports the
+#: CLI's own peak RSS (KiB) in the file named by its first argument
+LAUNCHER = """
+import os, resource, sys
+limit, report, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execvp(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([*cli_command(), *map(str, args)], cwd=cwd, stdout=out, stderr=err, preexec_fn=limit)
-        deadline = time.monotonic() + backstop_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+
+def run_limited(args: list, cwd: Path, backstop_s: float = 300) -> tuple[subprocess.CompletedProcess, float]:
+    """The real CLI under RLIMIT_AS; the completed process and the CLI's own peak RSS in MB.
+    The wall-clock backstop only stops a runaway child."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "maxrss"
+        cmd = [sys.executable, "-c", LAUNCHER, str(RLIMIT_AS), str(report), *cli_command(), *map(str, args)]
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
+        try:
+            proc.wait(timeout=backstop_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         out.seek(0)
         err.seek(0)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read().decode(), err.read().decode())
-    return done, usage.ru_maxrss / 1024
+        rss_kib = int(report.read_text()) if report.exists() else 0
+    return done, rss_kib / 1024
 
 
 # ------------------------------------------------------------------ the real CLI, limited

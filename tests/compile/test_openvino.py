@@ -135,6 +135,7 @@ def test_openvino_runs_stay_under_the_plugins_2gib_fault():
 
     gen = OpenVINOGenerator(Bundle.open(DATA / "bundle_v1"), max_memory=8 << 30)
     assert gen.max_memory == OPENVINO_RUN_BYTES == 1 << 30
-    grid = gen.grid((1024, 1024))
-    plan = gen.plan(grid, 2)
+    plan = gen.plan(gen.grid((1024, 1024)), 2)  # ~0.7 GB a sample: one sample per run
+    assert plan.batch_chunk == 1 and plan.estimate_bytes <= OPENVINO_RUN_BYTES
+    plan = gen.plan(gen.grid((2048, 2048)), 1)  # ~2.7 GB for one sample: tiles
     assert plan.pieces > 1 and plan.estimate_bytes <= OPENVINO_RUN_BYTES
