@@ -58,6 +58,7 @@ class RenderOptions:
     threads: int | None = None
     force: bool = True
     truncation: float | None = None  # ψ for generators with a truncation input (family sg2)
+    allow_failed_parity: bool = False  # render through a backend whose recorded gate failed
 
 
 @dataclass(frozen=True)
