@@ -7,7 +7,7 @@ floating point, and gate the result.
 3. plan: every layer in INT8; while the gate rule fails on the sweep set, the most harmful
    layer (lowest single-layer PSNR) goes back to floating point;
 4. selection: the gate rule (median PSNR ≥ 35 dB, worst ≥ ``min_psnr`` (30 by default), no
-   NaN/Inf) on the selection bank (64 latents, seeds 2000000..2000063) at native and ½
+   NaN/Inf), each threshold raised by a 3 dB margin, on the selection bank (64 latents, seeds 2000000..2000063) at native and ½
    native against FP32 PyTorch; while it fails, the next most harmful layer goes back to
    floating point;
 5. gate: the same rule, once, on a held-out bank (seeds 0..63) that chose nothing. The three
@@ -37,6 +37,10 @@ from .ranges import cache_key, calibrate, load_cached, store
 
 MEDIAN_PSNR = DEFAULT_INT8_MEDIAN_DB
 SWEEP_LATENTS = 8
+#: the selection set is held to the gate's thresholds plus this margin: its worst image is one
+#: draw of the tail, and the held-out gate's is another (measured on the sg2 test pickle: a
+#: plan that just met 30 dB on the selection latents gave 27.7 dB on the held-out ones)
+SELECTION_MARGIN_DB = 3.0
 
 
 @dataclass
@@ -186,7 +190,8 @@ def build_plan(
                         "plan_psnr_db_after": _f(current)})
     timings["sweep_and_plan"] = time.perf_counter() - t0
 
-    def evaluate(plan: list[str], theta: np.ndarray, ref_h: np.ndarray, ref_n: np.ndarray, what: str) -> dict[str, Any]:
+    def evaluate(plan: list[str], theta: np.ndarray, ref_h: np.ndarray, ref_n: np.ndarray, what: str,
+                 margin: float = 0.0) -> dict[str, Any]:
         quantize(fp32_inr, out_inr, layers, plan, ranges, bounds, feed, reduce_range_activations)
         run = InrRunner(out_inr, threads)
         with step(f"INT8 {what} on {theta.shape[0]} latents ({len(plan)} of {len(names)} layers in INT8)"):
@@ -194,7 +199,7 @@ def build_plan(
             out_native = run(theta, grid_native)
         p_half, p_native = psnrs(ref_h, out_half, display), psnrs(ref_n, out_native, display)
         finite = bool(np.isfinite(out_native).all() and np.isfinite(out_half).all())
-        verdict = gate_verdict(p_half + p_native, finite, MEDIAN_PSNR, min_psnr)
+        verdict = gate_verdict(p_half + p_native, finite, MEDIAN_PSNR + margin, min_psnr + margin)
         verdict["passed"] = bool(plan) and verdict["passed"]
         verdict["per_grid"] = {grid_names[0]: {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
                                grid_names[1]: {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}}
@@ -203,19 +208,19 @@ def build_plan(
     # ---- selection: the sweep set is small, so a plan that passes it can still fail the rule
     # on the 64 selection latents; then the next most harmful layer goes back to float
     t0 = time.perf_counter()
-    selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection")
+    selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
     attempts = 1
     while not selection["passed"] and plan:
         worst = min(plan, key=lambda n: sweep[n])
         plan.remove(worst)
         failed = selection
-        selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection")
+        selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
         attempts += 1
         dropped.append({"layer": worst, "reason": f"selection set failed (median {failed['median_psnr_db']} dB, worst "
                                                   f"{failed['worst_psnr_db']} dB); alone in INT8 it gives {_f(sweep[worst])} dB",
                         "selection_worst_psnr_db_after": selection["worst_psnr_db"]})
     selection.update({"latents": SELECTION_LATENTS, "latent_seeds": f"{selection_seeds[0]}..{selection_seeds[-1]}",
-                      "grids": grid_names, "attempts": attempts})
+                      "grids": grid_names, "attempts": attempts, "margin_db": SELECTION_MARGIN_DB})
     timings["selection"] = time.perf_counter() - t0
 
     # ---- the held-out gate, once, on the chosen plan

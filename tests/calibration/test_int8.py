@@ -119,7 +119,8 @@ def test_openvino_int8_runs_the_plan_in_int8_and_meets_the_gates(tiny_int8, cach
 def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes(tmp_path):
     """The released family: demod FMM gives no usable bound (scales from data), the predicted
     Fourier basis and the modulation products L·R are never layers, and when a plan that
-    passed the small sweep set fails the 64-latent gate, layers go back to float until it holds."""
+    passed the small sweep set fails the 64 selection latents, layers go back to float until it holds; the
+    held-out gate then runs once."""
     pkl = Path(__file__).resolve().parents[1] / "data" / "sg2" / "misc.pkl"
     fp32 = tmp_path / "misc_onnx"
     assert run_cli(pkl, "--target", "onnx", "-o", fp32, cwd=tmp_path).returncode == 0
