@@ -12,6 +12,14 @@ precision, INT8 from its FakeQuantize nodes), and each is compared with its FP32
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --size 256 --threads 2
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --openvino fp32 --int8-bundle church_ov8/
 
+With --sizes 64,128,256,512 every path runs at every size within each round (sizes
+interleaved, the sgemm peak re-measured in the same rounds), and the speed-ups (OpenVINO BF16
+and INT8 against OpenVINO FP32, ONNX Runtime INT8 against ONNX Runtime FP32) are medians of
+per-round ratios with their IQR, beside each path's worst PSNR against PyTorch FP32:
+
+    flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_inr_cpu.py --preset church \
+        --sizes 64,128,256,512 --threads 2 --rounds 9 --openvino fp32,bf16 --json out.json
+
 Prints median time, IQR, GFLOP/s (2 x analytic MACs / median) and % of the sgemm peak; with
 --json writes the numbers and the machine's description.
 """
@@ -43,7 +51,10 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--openvino", default="fp32,bf16", help="OpenVINO precisions to time (skipped where the CPU lacks them)")
     ap.add_argument("--int8-bundle", type=Path, default=None, help="an INT8 bundle of the same preset: time its Q/DQ INR too")
+    ap.add_argument("--sizes", default=None, help="comma-separated square sizes timed side by side in every round")
     args = ap.parse_args()
+    if args.sizes:
+        return main_sizes(args, [int(x) for x in args.sizes.split(",")])
 
     torch.set_num_threads(args.threads)
     ckpt = demo_checkpoint(args.preset)
@@ -116,6 +127,91 @@ def main() -> int:
             "machine": machine_info(),
         }
         args.json.write_text(json.dumps(record, indent=2))
+    return 0
+
+
+def main_sizes(args, sizes: list[int]) -> int:
+    """Every path at every size in each round; ratios per round; PSNR per path and size."""
+    import onnxruntime as ort
+
+    from inrgan_export.bench.timing import interleaved_times, ratio_spread, summarize
+    from inrgan_export.imageio import psnr
+
+    torch.set_num_threads(args.threads)
+    ckpt = demo_checkpoint(args.preset)
+    model = ckpt.build()
+    family = ckpt.family_spec
+    display = family.display
+    z = torch.from_numpy(np.random.RandomState(0).randn(args.batch, model.z_dim).astype(np.float32))
+    with torch.no_grad():
+        theta = model.hypernet(z)
+    mi = machine_info()
+    print(f"# {args.preset} INR, sizes {sizes}, batch {args.batch}, {args.threads} threads, {args.rounds} rounds after 1 "
+          f"warm-up, sizes interleaved within each round; cpu: {mi.get('cpu_model')}; isa flags: "
+          f"{' '.join(mi.get('isa_flags') or [])}; machine shared with other users (noisy)", file=sys.stderr)
+    fns: dict = {}
+    quality: dict = {}
+    macs: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = next(g for g in split(model, family.export_spec) if g.name == "inr")
+        path = Path(tmp) / "inr.onnx"
+        export_graph(graph, model, family.export_spec, path)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        for size in sizes:
+            grid = model.layout.build((size, size), None, batch=1).for_batch(args.batch)
+            feeds = {"theta": theta.numpy(), **grid}
+            macs[size] = family.macs(model.cfg, model.layout.size_rule.block_shapes((size, size)))["inr"] * args.batch
+            with torch.no_grad():
+                ref = model.inr(theta, *[torch.from_numpy(grid[n]) for n in model.inr.input_names]).numpy()
+            paths = {"onnxruntime fp32": (lambda feeds=feeds: sess.run(None, feeds)[0], sess.run(None, feeds)[0])}
+            paths.update(openvino_paths(path, args.openvino.split(","), args.threads, feeds))
+            if args.int8_bundle is not None:
+                paths.update(int8_paths(args.int8_bundle, args.preset, args.threads, feeds))
+            for name, (fn, out) in paths.items():
+                fns[f"{name} @{size}"] = fn
+                quality[f"{name} @{size}"] = {
+                    "max_abs_vs_torch": float(np.abs(out - ref).max()),
+                    "worst_psnr_db": min(psnr(ref[i : i + 1], out[i : i + 1], display) for i in range(ref.shape[0])),
+                }
+        sgemm = sgemm_paths(args.threads, n=2048)
+        for name, (_, fn) in sgemm.items():
+            fns[name] = fn
+        times = interleaved_times(fns, rounds=args.rounds)
+    peak_per_round = np.max([[flop / t / 1e9 for t in times[name]] for name, (flop, _) in sgemm.items()], axis=0)
+    peak = float(np.median(peak_per_round))
+    print(f"sgemm peak (2048^3, re-measured every round): median {peak:.1f} GFLOP/s, "
+          f"IQR {np.percentile(peak_per_round, 25):.1f}..{np.percentile(peak_per_round, 75):.1f}")
+    print(f"{'path':<24} {'median':>10} {'IQR':>9} {'GFLOP/s':>8} {'% peak':>7} {'worst dB':>9} {'max|diff|':>9}")
+    rows = {}
+    for name, ts in times.items():
+        if name in sgemm:
+            continue
+        size = int(name.rsplit("@", 1)[1])
+        t = summarize(ts)
+        gf = 2.0 * macs[size] / t.median_s / 1e9
+        q = quality[name]
+        rows[name] = {**t.to_json(), "gflops": gf, "percent_of_peak": 100 * gf / peak, **q}
+        print(f"{name:<24} {t.median_s * 1e3:8.2f}ms {t.iqr_s * 1e3:7.2f}ms {gf:8.1f} {100 * gf / peak:6.1f}% "
+              f"{q['worst_psnr_db']:9.1f} {q['max_abs_vs_torch']:9.2e}")
+    ratios = {}
+    for fast, slow in (("openvino bf16", "openvino fp32"), ("openvino int8", "openvino fp32"),
+                       ("onnxruntime int8", "onnxruntime fp32"), ("openvino fp32", "onnxruntime fp32")):
+        for size in sizes:
+            a, b = f"{fast} @{size}", f"{slow} @{size}"
+            if a in times and b in times:
+                med, q1, q3 = ratio_spread(times[b], times[a])
+                ratios[f"{fast} vs {slow} @{size}"] = {"median": med, "q1": q1, "q3": q3}
+                print(f"speed-up {fast} over {slow} at {size}x{size}: {med:.2f}x (per-round IQR {q1:.2f}..{q3:.2f}); "
+                      f"{fast} worst PSNR {quality[a]['worst_psnr_db']:.1f} dB")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "preset": args.preset, "sizes": sizes, "batch": args.batch, "threads": args.threads, "rounds": args.rounds,
+            "int8_bundle": str(args.int8_bundle) if args.int8_bundle else None, "peak_gflops_median": peak,
+            "paths": rows, "speedups": ratios, "raw_seconds": times, "machine": mi,
+            "command": " ".join(sys.argv),
+        }, indent=2))
     return 0
 
 

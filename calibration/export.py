@@ -56,7 +56,7 @@ def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityE
     if not g["passed"]:
         error = ParityError(
             f"INT8 gate failed: {g['reason']}" if g.get("reason") else
-            f"INT8 gate failed: median PSNR {g['median_psnr_db']} dB (needs ≥ {g['median_threshold_db']}), worst "
-            f"{g['worst_psnr_db']} dB (needs ≥ {g['worst_threshold_db']}) over {g['latents']} latents"
+            f"INT8 gate failed on the held-out latents (seeds {g['latent_seeds']}): " + "; ".join(g["failed_by"])
+            + f" (needs median ≥ {g['median_threshold_db']} dB and worst ≥ {g['worst_threshold_db']} dB over {g['latents']} latents)"
         )
     return additions, error

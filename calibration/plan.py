@@ -4,12 +4,15 @@ floating point, and gate the result.
 1. ranges: the FMM bound for bounded per-sample weights, calibration data for the rest
    (cached, keyed by graph, spec and version);
 2. sensitivity sweep: quantize one layer at a time, PSNR against FP32 on a small sweep set;
-3. plan: every layer in INT8; while the gate fails on the sweep set, the most harmful layer
-   (lowest single-layer PSNR) goes back to floating point;
-4. gate on a bank of 64 latents (seeds 0..63, disjoint from the calibration latents) at
-   native and ½ native against FP32 PyTorch: median PSNR ≥ 35 dB, worst ≥ ``min_psnr``
-   (30 by default), no NaN/Inf; while it fails, the next most harmful layer goes back to
-   floating point and the gate runs again.
+3. plan: every layer in INT8; while the gate rule fails on the sweep set, the most harmful
+   layer (lowest single-layer PSNR) goes back to floating point;
+4. selection: the gate rule (median PSNR ≥ 35 dB, worst ≥ ``min_psnr`` (30 by default), no
+   NaN/Inf), each threshold raised by a 3 dB margin, on the selection bank (64 latents, seeds 2000000..2000063) at native and ½
+   native against FP32 PyTorch; while it fails, the next most harmful layer goes back to
+   floating point;
+5. gate: the same rule, once, on a held-out bank (seeds 0..63) that chose nothing. The three
+   latent sets (calibration, selection, gate) are disjoint, so the gate's figures are held out;
+   a plan that fails the held-out gate is reported as failed, not tuned further.
 """
 from __future__ import annotations
 
@@ -27,13 +30,17 @@ from ..manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
 from ..imageio import psnr
 from ..latents import latents_from_seeds
 from ..log import info, progress, step
-from .data import GATE_LATENTS, CalibrationSpec, InrFeeds, describe
+from .data import GATE_LATENTS, SELECTION_LATENTS, SELECTION_SEED_BASE, CalibrationSpec, InrFeeds, describe
 from .graph import find_layers, fmm_bounds
 from .qdq import quantize
 from .ranges import cache_key, calibrate, load_cached, store
 
 MEDIAN_PSNR = DEFAULT_INT8_MEDIAN_DB
 SWEEP_LATENTS = 8
+#: the selection set is held to the gate's thresholds plus this margin: its worst image is one
+#: draw of the tail, and the held-out gate's is another (measured on the sg2 test pickle: a
+#: plan that just met 30 dB on the selection latents gave 27.7 dB on the held-out ones)
+SELECTION_MARGIN_DB = 3.0
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Int8Plan:
     sweep_psnr_db: dict[str, float]
     full_plan_sweep_psnr_db: float
     gates: dict[str, Any]
+    selection: dict[str, Any]
     bounds: list[dict[str, Any]]
     calibration: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
@@ -82,6 +90,25 @@ def psnrs(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> list[flo
     return [psnr(ref[i : i + 1], out[i : i + 1], display) for i in range(ref.shape[0])]
 
 
+def gate_verdict(per_image_db: Sequence[float], finite: bool, median_db: float = MEDIAN_PSNR,
+                 worst_db: float = DEFAULT_INT8_WORST_DB) -> dict[str, Any]:
+    """The INT8 gate rule on per-image PSNRs: median ≥ ``median_db`` AND worst ≥ ``worst_db``
+    AND no NaN/Inf. Each clause fails on its own: a plan with a fine worst case and a poor
+    median (uniformly mediocre images) fails as surely as one with a single broken image."""
+    values = np.asarray(per_image_db, dtype=np.float64)
+    median = float(np.median(values)) if values.size else -np.inf
+    worst = float(np.min(values)) if values.size else -np.inf
+    reasons = []
+    if not finite:
+        reasons.append("NaN/Inf in the output")
+    if not median >= median_db:
+        reasons.append(f"median PSNR {_f(median)} dB < {median_db:g}")
+    if not worst >= worst_db:
+        reasons.append(f"worst PSNR {_f(worst)} dB < {worst_db:g}")
+    return {"median_psnr_db": _f(median), "worst_psnr_db": _f(worst), "median_threshold_db": median_db,
+            "worst_threshold_db": worst_db, "nan_inf": not finite, "passed": not reasons, "failed_by": reasons}
+
+
 def build_plan(
     fp32_inr: Path,
     out_inr: Path,
@@ -119,22 +146,29 @@ def build_plan(
     timings["calibration"] = time.perf_counter() - t0
     info(f"  calibration ranges {'from cache' if from_cache else 'computed'} (key {key[:12]})")
 
-    # ---- evaluation sets: sweep (8 latents at ½ native) and gate (64 latents at native and ½)
+    # ---- evaluation sets. selection: the sweep (its first 8 latents at ½ native) and the choice
+    # of float layers (all 64 at native and ½); gate: held-out latents, run once on the result
     half = (max(1, native[0] // 2), max(1, native[1] // 2))
-    z_gate = latents_from_seeds(list(range(GATE_LATENTS)), iface.z_dim)
-    theta_gate = reference.hypernet(z_gate)
     grid_half = iface.layout.build(half, None, batch=1).arrays
     grid_native = iface.layout.build(native, None, batch=1).arrays
-    with step(f"FP32 PyTorch reference of {GATE_LATENTS} gate latents at {native[0]}x{native[1]} and {half[0]}x{half[1]}"):
-        ref_half = reference.render(theta_gate, half)
-        ref_native = reference.render(theta_gate, native)
-    feed = {"theta": theta_gate[:1], **{k: v for k, v in grid_half.items()}}
+    grid_names = [f"{native[0]}x{native[1]}", f"{half[0]}x{half[1]}"]
+
+    def bank(seeds: list[int], label: str):
+        theta = reference.hypernet(latents_from_seeds(seeds, iface.z_dim))
+        with step(f"FP32 PyTorch reference of {len(seeds)} {label} latents at {grid_names[0]} and {grid_names[1]}"):
+            return theta, reference.render(theta, half), reference.render(theta, native)
+
+    selection_seeds = [SELECTION_SEED_BASE + i for i in range(SELECTION_LATENTS)]
+    gate_seeds = list(range(GATE_LATENTS))
+    theta_sel, ref_sel_half, ref_sel_native = bank(selection_seeds, "selection")
+    theta_gate, ref_half, ref_native = bank(gate_seeds, "held-out gate")
+    feed = {"theta": theta_sel[:1], **{k: v for k, v in grid_half.items()}}
     work = out_inr.with_name(out_inr.stem + ".candidate.onnx")
 
     def plan_psnr(plan: Sequence[str], latents: int = SWEEP_LATENTS) -> float:
         quantize(fp32_inr, work, layers, plan, ranges, bounds, feed, reduce_range_activations)
-        out = InrRunner(work, threads)(theta_gate[:latents], grid_half)
-        return min(psnrs(ref_half[:latents], out, display))
+        out = InrRunner(work, threads)(theta_sel[:latents], grid_half)
+        return min(psnrs(ref_sel_half[:latents], out, display))
 
     t0 = time.perf_counter()
     names = [l.name for l in layers]
@@ -156,40 +190,46 @@ def build_plan(
                         "plan_psnr_db_after": _f(current)})
     timings["sweep_and_plan"] = time.perf_counter() - t0
 
-    # ---- final graph and gates: the sweep set is small, so a plan that passes it can still
-    # fail the 64-latent gate; then the next most harmful layer goes back to float, re-gated
-    def gate(plan: list[str]) -> dict[str, Any]:
+    def evaluate(plan: list[str], theta: np.ndarray, ref_h: np.ndarray, ref_n: np.ndarray, what: str,
+                 margin: float = 0.0) -> dict[str, Any]:
         quantize(fp32_inr, out_inr, layers, plan, ranges, bounds, feed, reduce_range_activations)
         run = InrRunner(out_inr, threads)
-        with step(f"INT8 gate on {GATE_LATENTS} latents ({len(plan)} of {len(names)} layers in INT8)"):
-            p_half = psnrs(ref_half, run(theta_gate, grid_half), display)
-            out_native = run(theta_gate, grid_native)
-            p_native = psnrs(ref_native, out_native, display)
-        every = p_half + p_native
-        finite = bool(np.isfinite(out_native).all())
-        gates = {
-            "latents": GATE_LATENTS, "latent_seeds": f"0..{GATE_LATENTS - 1}", "grids": [f"{native[0]}x{native[1]}", f"{half[0]}x{half[1]}"],
-            "median_psnr_db": _f(float(np.median(every))), "worst_psnr_db": _f(float(np.min(every))),
-            "median_threshold_db": MEDIAN_PSNR, "worst_threshold_db": min_psnr, "nan_inf": not finite,
-            "per_grid": {f"{native[0]}x{native[1]}": {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
-                         f"{half[0]}x{half[1]}": {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}},
-        }
-        gates["passed"] = bool(plan) and finite and float(np.median(every)) >= MEDIAN_PSNR and float(np.min(every)) >= min_psnr
-        return gates
+        with step(f"INT8 {what} on {theta.shape[0]} latents ({len(plan)} of {len(names)} layers in INT8)"):
+            out_half = run(theta, grid_half)
+            out_native = run(theta, grid_native)
+        p_half, p_native = psnrs(ref_h, out_half, display), psnrs(ref_n, out_native, display)
+        finite = bool(np.isfinite(out_native).all() and np.isfinite(out_half).all())
+        verdict = gate_verdict(p_half + p_native, finite, MEDIAN_PSNR + margin, min_psnr + margin)
+        verdict["passed"] = bool(plan) and verdict["passed"]
+        verdict["per_grid"] = {grid_names[0]: {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
+                               grid_names[1]: {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}}
+        return verdict
 
+    # ---- selection: the sweep set is small, so a plan that passes it can still fail the rule
+    # on the 64 selection latents; then the next most harmful layer goes back to float
     t0 = time.perf_counter()
-    gates = gate(plan)
-    while not gates["passed"] and plan:
+    selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
+    attempts = 1
+    while not selection["passed"] and plan:
         worst = min(plan, key=lambda n: sweep[n])
         plan.remove(worst)
-        failed = gates
-        gates = gate(plan)
-        dropped.append({"layer": worst, "reason": f"gate failed (median {failed['median_psnr_db']} dB, worst "
+        failed = selection
+        selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
+        attempts += 1
+        dropped.append({"layer": worst, "reason": f"selection set failed (median {failed['median_psnr_db']} dB, worst "
                                                   f"{failed['worst_psnr_db']} dB); alone in INT8 it gives {_f(sweep[worst])} dB",
-                        "gate_worst_psnr_db_after": gates["worst_psnr_db"]})
+                        "selection_worst_psnr_db_after": selection["worst_psnr_db"]})
+    selection.update({"latents": SELECTION_LATENTS, "latent_seeds": f"{selection_seeds[0]}..{selection_seeds[-1]}",
+                      "grids": grid_names, "attempts": attempts, "margin_db": SELECTION_MARGIN_DB})
+    timings["selection"] = time.perf_counter() - t0
+
+    # ---- the held-out gate, once, on the chosen plan
+    t0 = time.perf_counter()
+    gates = evaluate(plan, theta_gate, ref_half, ref_native, "held-out gate")
+    gates.update({"latents": GATE_LATENTS, "latent_seeds": f"0..{GATE_LATENTS - 1}", "grids": grid_names,
+                  "held_out": "disjoint from the calibration and selection latents; chose nothing", "attempts": 1})
     work.unlink(missing_ok=True)
     timings["gate"] = time.perf_counter() - t0
-    gates["attempts"] = 1 + sum("gate_worst_psnr_db_after" in d for d in dropped)
     if not plan:
         gates["reason"] = f"no layer can run in INT8 at a worst-case PSNR of {min_psnr} dB (every one was moved back to float)"
     observed = {t: max(abs(lo), abs(hi)) for t, (lo, hi) in ranges.items()}
@@ -205,6 +245,7 @@ def build_plan(
         sweep_psnr_db=sweep,
         full_plan_sweep_psnr_db=full,
         gates=gates,
+        selection=selection,
         bounds=bound_report,
         calibration={"activation_bits": 7 if reduce_range_activations else 8,
                      "method": spec.method, "percentile": spec.percentile if spec.method == "percentile" else None,

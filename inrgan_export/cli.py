@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="CPU", help="backend device (CPU; CUDA for onnxruntime where available)")
     r.add_argument("--truncation", type=_psi, default=None, metavar="PSI",
                    help="truncation ψ for generators that take it (sg2 family; default 1 = none)")
+    r.add_argument("--allow-failed-parity", action="store_true",
+                   help="render through a bundle backend whose recorded parity or INT8 gate failed (refused otherwise)")
     r.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (one file per image) or OUT.npy (raw [N,3,H,W])")
     r.add_argument("--force", action="store_true", help="replace existing output files")
     r.add_argument("--allow-nonfinite", action="store_true",
@@ -410,6 +412,7 @@ def run(args: argparse.Namespace) -> int:
             contact_sheet=args.contact_sheet,
             force=args.force,
             allow_nonfinite=args.allow_nonfinite,
+            allow_failed_parity=args.allow_failed_parity,
         )
         from .render import render
 

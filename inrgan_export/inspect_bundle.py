@@ -12,7 +12,7 @@ from .log import human_bytes
 from .manifest import GRAPHS
 
 #: graph-entry keys that describe a graph rather than name one of its files
-_DESCRIPTIVE = {"inputs", "outputs", "nodes", "quantization", "simplified_with_onnxslim"}
+_DESCRIPTIVE = {"inputs", "outputs", "nodes", "quantization", "simplified_with_onnxslim", "weights_shared_with"}
 
 
 def inspect_bundle(path: str | Path, verify_checksums: bool = True) -> dict[str, Any]:

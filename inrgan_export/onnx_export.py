@@ -182,6 +182,16 @@ def trace_graph(graph: GraphDef, model: nn.Module, spec: ExportSpec, path: Path,
     return ExportedGraph(graph.name, path, len(proto.graph.node), simplified)
 
 
+def _weights_entry(graph: GraphDef, exported: dict) -> dict:
+    """Where a graph's large weights are: a fused graph's come from its first part's file."""
+    path = exported[graph.name].path
+    if graph.module is None:
+        first = exported[graph.fused_from[0]].path
+        return {"external_data": weights_file(first), "weights_shared_with": first.name}
+    sibling = path.with_name(weights_file(path))
+    return {"external_data": sibling.name} if sibling.is_file() else {}
+
+
 def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: Path) -> ExportedGraph:
     """Join the exported hypernetwork and INR at θ into one graph with the same I/O names."""
     merged = fuse_files(parts[0], parts[1], spec.theta_name, path,
@@ -192,13 +202,55 @@ def fuse_graphs(graph: GraphDef, parts: Sequence[Path], spec: ExportSpec, path: 
     return ExportedGraph(graph.name, path, len(merged.graph.node), False)
 
 
+#: initializers of at least this many bytes are stored outside the graph file (smaller ones
+#: stay inline: shapes, scalars)
+EXTERNAL_MIN_BYTES = 1024
+
+
+def weights_file(graph_path: Path) -> str:
+    """The external data file of a graph whose weights are shared: ``hypernet.onnx`` →
+    ``hypernet.weights`` (next to it; ONNX resolves it relative to the graph file)."""
+    return f"{graph_path.stem}.weights"
+
+
+def external_weights(path: Path) -> dict[str, list]:
+    """{initializer: its external_data entries} of a graph file whose large weights are stored
+    in an external data file; the graph is converted in place first when they are inline."""
+    stored = onnx.load(str(path), load_external_data=False)
+    if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in stored.graph.initializer):
+        full = onnx.load(str(path))
+        location = path.with_name(weights_file(path))
+        location.unlink(missing_ok=True)  # onnx appends to an existing external data file
+        onnx.save(full, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=location.name,
+                  size_threshold=EXTERNAL_MIN_BYTES, convert_attribute=False)
+        location.chmod(0o644)  # onnx creates it owner-only; it is part of a bundle like the graph
+        stored = onnx.load(str(path), load_external_data=False)
+    return {t.name: list(t.external_data) for t in stored.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL}
+
+
 def fuse_files(first_path: Path, second_path: Path, join: str, path: Path, doc: str) -> onnx.ModelProto:
     """``onnx.compose.merge_models`` of two graph files joined at tensor ``join``, with the
-    graph inputs and outputs keeping their names; written to ``path`` and fully checked."""
+    graph inputs and outputs keeping their names; written to ``path`` and fully checked.
+
+    The first graph's weights (the hypernetwork's: nearly all of a model's bytes) are stored
+    once: the first graph keeps them in its external data file and the fused graph points at
+    the same bytes (same file, offsets and lengths), so a bundle holds each weight once. Both
+    graphs must stay in one directory (ONNX resolves external data next to the graph file)."""
     import onnx.compose
 
+    if first_path.parent.resolve() != path.parent.resolve():
+        raise ValueError(f"fused graph {path} must sit next to {first_path}, whose weights it shares")
+    shared = external_weights(first_path)
     first, second = onnx.load(str(first_path)), onnx.load(str(second_path))
     merged = onnx.compose.merge_models(first, second, io_map=[(join, join)], prefix1="hypernet/", prefix2="inr/", doc_string=doc)
+    del first
+    for tensor in merged.graph.initializer:
+        entries = shared.get(tensor.name.split("/", 1)[1]) if tensor.name.startswith("hypernet/") else None
+        if entries is not None:
+            tensor.ClearField("raw_data")
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            del tensor.external_data[:]
+            tensor.external_data.extend(entries)
     renamed = {}
     for value in list(merged.graph.input) + list(merged.graph.output):
         renamed[value.name] = value.name.split("/", 1)[1]
@@ -324,6 +376,7 @@ def build_manifest(
                 "outputs": [t.to_manifest() for t in g.outputs],
                 "nodes": exported[g.name].nodes,
                 "simplified_with_onnxslim": exported[g.name].simplified,
+                **_weights_entry(g, exported),
             }
             for g in graphs
             if g.name in exported

@@ -61,6 +61,7 @@ class RenderOptions:
     allow_nonfinite: bool = False  # write images holding NaN/Inf instead of refusing them
     latent_bank: str | None = None  # rows of the source's fitted latent bank ("3", "0-7", "heldout")
     contact_sheet: bool = False  # one labelled PNG of the first latent at several sizes and windows
+    allow_failed_parity: bool = False  # render through a backend whose recorded gate failed
 
 
 @dataclass(frozen=True)

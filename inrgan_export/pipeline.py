@@ -40,6 +40,16 @@ from .verify import (
 
 
 # ------------------------------------------------------------------ export
+#: the activation budget of one run during a parity report, unless --max-memory says
+#: otherwise: the reference and every runtime hold their own buffers at once, and the report
+#: must fit a laptop (the 2× grid is tiled within it)
+PARITY_MAX_MEMORY = 1 << 30
+
+
+def parity_memory(max_memory: int | None) -> int:
+    return max_memory if max_memory is not None else PARITY_MAX_MEMORY
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """A published bundle and its verdict. ``error`` is what the export ends with although the
@@ -81,7 +91,8 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
                     exported[graph.name] = export_graph(graph, model, spec, path, debug=opts.debug)
                 if exported[graph.name].from_cache:
                     info("  (the same graph was traced before: taken from the user cache)")
-        reference = TorchGenerator(model, family, max_memory=opts.max_memory, threads=opts.threads)
+        memory = parity_memory(opts.max_memory)
+        reference = TorchGenerator(model, family, max_memory=memory, threads=opts.threads)
         manifest = build_manifest(ckpt, model, graphs, exported, target.name, opts.precision, target.default_backend, reference)
         compiled = target.compile(CompileContext(tmp, model, family, manifest, opts, graphs))
         manifest = manifest.merged(compiled.manifest)
@@ -90,7 +101,7 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         inputs = reference.interface.hypernet_inputs
         feeds = parity_feeds(model.layout, inputs[0], z_bank, grids, inputs[1:])
         ref_runner = generator_runner(reference, "split", "torch reference")
-        runtimes = target.runtimes(tmp, manifest, max_memory=opts.max_memory, threads=opts.threads)
+        runtimes = target.runtimes(tmp, manifest, max_memory=memory, threads=opts.threads)
         report, refs = check_runtimes(runtimes, tmp, manifest, ref_runner, reference_name(), feeds, opts.threads)
         theta_ref = reference.hypernet(z_bank)
         check_thetas(report, runtimes, z_bank, theta_ref)
@@ -128,7 +139,7 @@ def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityR
             raise UsageError(
                 f"reference {opts.reference} is a different model from bundle {opts.bundle} (family or config differ)"
             )
-        reference = TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=opts.max_memory, threads=opts.threads)
+        reference = TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=parity_memory(opts.max_memory), threads=opts.threads)
         z_bank = latent_bank(iface.z_dim)
         feeds = parity_feeds(layout, z_name, z_bank, parity_grids(iface.native_size[0]), iface.hypernet_inputs[1:])
         ref_runner = generator_runner(reference, "split", "torch reference")
@@ -142,7 +153,7 @@ def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityR
         meta = feed_metadata(layout, z_name, iface.z_dim, iface.hypernet_inputs[1:])
         ref_runner = golden_runner(outputs, iface.output_name, "golden reference", meta)
         ref_name = reference_name() + " (stored in golden.npz)"
-    runtimes = target.runtimes(bundle.path, manifest, max_memory=opts.max_memory, threads=opts.threads)
+    runtimes = target.runtimes(bundle.path, manifest, max_memory=parity_memory(opts.max_memory), threads=opts.threads)
     report, refs = check_runtimes(runtimes, bundle.path, manifest, ref_runner, ref_name, feeds, opts.threads)
     check_thetas(report, runtimes, z_bank, theta_ref)
     info(report.table())

@@ -20,13 +20,15 @@ from .runtime import open_bundle
 from .runtime.base import Generator
 
 
-def open_source(source: str, backend: str | None, device: str, max_memory: int | None, threads: int | None) -> Generator:
+def open_source(source: str, backend: str | None, device: str, max_memory: int | None, threads: int | None,
+                allow_failed_parity: bool = False) -> Generator:
     """A bundle directory with its (or the given) backend; anything else is a checkpoint,
     ``.pkl`` or ``demo:<preset>`` run by the PyTorch reference."""
     if Path(source).is_dir():
         if not is_bundle(source):
             raise BundleError(f"{source} is a directory without manifest.json, not a bundle")
-        return open_bundle(source, backend=backend, device=device, max_memory=max_memory, threads=threads)
+        return open_bundle(source, backend=backend, device=device, max_memory=max_memory, threads=threads,
+                           allow_failed_parity=allow_failed_parity)
     if backend not in (None, "torch"):
         raise UsageError(
             f"backend {backend} runs bundles; export {source} first (inrgan-export export {source} --target onnx -o DIR), "
@@ -147,7 +149,7 @@ def render(opts: RenderOptions) -> list[Path]:
         raise UsageError(f"--contact-sheet writes one PNG; got -o {opts.out} (expected a .png path)")
     bank = source_bank(opts.source) if opts.latent_bank is not None else None
     kind = output_kind(opts.out)
-    gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads)
+    gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads, opts.allow_failed_parity)
     iface = gen.interface
     if opts.latent_bank is not None:
         from .latent_bank import select

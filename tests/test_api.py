@@ -45,7 +45,8 @@ def test_inspect_text_and_json(tiny_bundle, tmp_path):
     assert info == {"command": "inspect", **inrgan_export.inspect(tiny_bundle)}
     assert info["family"] == "paper" and info["native_size"] == [16, 16] and info["size_range"] is None
     assert info["graphs"]["inr"]["dynamic_dims"] == ["batch", "h0", "h1", "h2", "w0", "w1", "w2"]
-    assert info["graphs"]["hypernet"]["files"] == {"onnx": "hypernet.onnx"}
+    assert info["graphs"]["hypernet"]["files"] == {"onnx": "hypernet.onnx", "external_data": "hypernet.weights"}
+    assert info["graphs"]["generator"]["files"] == {"onnx": "generator.onnx", "external_data": "hypernet.weights"}
     assert info["precisions"]["onnx_graphs"] == "fp32"
     assert info["parity"]["passed"] and all(v["passed"] for v in info["parity"]["paths"].values())
     assert info["files"]["inr.onnx"] == (tiny_bundle / "inr.onnx").stat().st_size

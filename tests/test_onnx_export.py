@@ -56,6 +56,28 @@ def test_fused_graph_equals_split_graphs(tiny_bundle):
     assert np.array_equal(split, fused)
 
 
+def test_bundle_stores_each_hypernetwork_weight_once(tiny_bundle):
+    """hypernet.onnx and generator.onnx both point at hypernet.weights (same offsets): the
+    fused graph repeats no weight bytes, and the weights file holds every hypernet weight."""
+    from onnx import numpy_helper
+
+    def external(path):
+        m = onnx.load(str(path), load_external_data=False)
+        return {t.name.split("/", 1)[-1]: {e.key: e.value for e in t.external_data}
+                for t in m.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL}
+
+    hyper, fused = external(tiny_bundle / "hypernet.onnx"), external(tiny_bundle / "generator.onnx")
+    assert hyper and fused == hyper and {e["location"] for e in hyper.values()} == {"hypernet.weights"}
+    full = onnx.load(str(tiny_bundle / "hypernet.onnx"))
+    weight_bytes = sum(numpy_helper.to_array(t).nbytes for t in full.graph.initializer if t.name in hyper)
+    assert (tiny_bundle / "hypernet.weights").stat().st_size == weight_bytes
+    # the fused graph file itself is about the INR's size, not the hypernet's weights
+    assert (tiny_bundle / "generator.onnx").stat().st_size < (tiny_bundle / "inr.onnx").stat().st_size + weight_bytes // 4
+    m = json.loads((tiny_bundle / "manifest.json").read_text())
+    assert m["graphs"]["generator"]["external_data"] == m["graphs"]["hypernet"]["external_data"] == "hypernet.weights"
+    assert "hypernet.weights" in m["files"]  # covered by the bundle's checksums
+
+
 @pytest.mark.parametrize("name", ["tiny2", "tiny3"])
 def test_exported_graphs_reproduce_the_authors_outputs(name, authors_checkpoints, tmp_path):
     out = tmp_path / f"{name}_onnx"

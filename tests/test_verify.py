@@ -154,3 +154,80 @@ def test_reduced_precision_theta_is_judged_by_the_image_not_the_fp32_tolerance()
     report = ParityReport("ref", theta=[reduced, nan])
     assert not report.passed and report.failures() == ["theta (x hypernet): NaN/Inf"]
     assert ParityReport("ref", theta=[reduced]).passed
+
+
+def test_one_bad_image_in_a_batch_fails_the_psnr_gate_that_a_batch_average_would_pass():
+    """PSNR is per image: three clean BF16 images and one 37 dB image average to ~43 dB over
+    the batch (a pass), but the worst image is gated (a fail); the batch-1 feed (image 0,
+    clean) passes. The median is reported beside the worst."""
+    from inrgan_export.imageio import psnr
+
+    layout = GridLayout(PaperSizeRule(8, 1, 1), CoordConvention(), "nearest", False, ())
+    feeds = parity_feeds(layout, "z", np.zeros((4, 8), np.float32), [ParityGrid("native", (8, 8))])
+    meta = feed_metadata(layout, "z", 8)
+
+    def reference(feed):
+        b = feed["z"].shape[0]
+        return (np.random.RandomState(3).uniform(-0.9, 0.9, (4, 3, 8, 8)).astype(np.float32))[:b]
+
+    def bf16_one_bad(feed):
+        out = round_to_bf16(reference(feed))
+        if out.shape[0] == 4:
+            out[2] += np.float32(0.028)  # ~37 dB on the 0..255 display scale
+        return out
+
+    ref4 = reference({"z": np.zeros((4, 8))})
+    bad4 = bf16_one_bad({"z": np.zeros((4, 8))})
+    assert psnr(ref4, bad4, DisplayMapping()) > 40 > psnr(ref4[2:3], bad4[2:3], DisplayMapping())  # averaged: a pass
+    cand = Candidate(_array_runner("bf16", bf16_one_bad, meta), "x", "bf16", "bf16", gate_for("bf16", 1e-4))
+    report, _ = run_parity(_array_runner("ref", reference, meta), "ref", [cand], feeds, "rgb", DisplayMapping())
+    rows = {r.batch: r for r in report.rows}
+    assert not rows[4].passed and rows[1].passed and not report.passed
+    assert 36.5 < rows[4].psnr_db < 37.5 and rows[4].psnr_median_db > 50
+    assert report.failures() == [f"native 8x8 (bf16, batch 4): PSNR {rows[4].psnr_db:.1f} dB (worst image; median "
+                                 f"{rows[4].psnr_median_db:.1f}) < 40 dB"]
+    row = rows[4].to_json()
+    assert row["psnr_db"] == pytest.approx(rows[4].psnr_db) and row["psnr_median_db"] == pytest.approx(rows[4].psnr_median_db)
+
+
+def test_a_damaged_graph_fails_verify_and_its_recorded_verdict_makes_render_refuse_it(tiny_bundle, tmp_path):
+    """A deliberately damaged hypernet graph (one weight scaled by 1.01) fails `verify` (exit 4);
+    once its failed verdict is recorded in the manifest, `render` and ``open_bundle`` refuse the
+    backend (exit 4) unless told to allow it, while `verify` and `inspect` still open it."""
+    import onnx
+    from onnx import numpy_helper
+
+    from inrgan_export.options import VerifyOptions
+    from inrgan_export.pipeline import verify_bundle
+    from inrgan_export.runtime import open_bundle
+    from inrgan_export.errors import ParityError
+
+    bad = tmp_path / "damaged"
+    shutil.copytree(tiny_bundle, bad)
+    model = onnx.load(str(bad / "hypernet.onnx"))
+    init = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    arr = numpy_helper.to_array(init) * np.float32(1.01)
+    init.CopyFrom(numpy_helper.from_array(arr.astype(np.float32), init.name))
+    onnx.save(model, str(bad / "hypernet.onnx"))
+    manifest = json.loads((bad / MANIFEST).read_text())
+    manifest.pop("files")
+    write_manifest(bad, manifest)
+    assert_one_line_error(run_cli("verify", bad, cwd=tmp_path), 4, "parity gate failed")
+    report = verify_bundle(VerifyOptions(bad), raise_on_failure=False)
+    assert not report.passed and not report.verdicts()["onnxruntime split"]["passed"]
+    manifest["parity"] = json.loads(json.dumps(report.summary()))
+    write_manifest(bad, manifest)  # what an export that failed its gate publishes
+    line = assert_one_line_error(run_cli("render", bad, "--seed", "0", "-o", tmp_path / "x.png", cwd=tmp_path), 4,
+                                 "refuses backend onnxruntime", "parity gate failed", "--allow-failed-parity")
+    assert "onnxruntime split" in line and not (tmp_path / "x.png").exists()
+    proc = run_cli("render", bad, "--seed", "0", "--allow-failed-parity", "-o", tmp_path / "x.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(ParityError):
+        open_bundle(bad)
+    with open_bundle(bad, allow_failed_parity=True) as g:
+        assert g.generate(np.zeros((1, g.interface.z_dim), np.float32), (8, 8)).shape == (1, 3, 8, 8)
+    with open_bundle(tiny_bundle) as g:  # a bundle that passed opens as before
+        assert g.backend == "onnxruntime"
+    proc = run_cli("inspect", bad, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["parity"]["paths"]["onnxruntime split"]["passed"] is False

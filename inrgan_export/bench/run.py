@@ -25,7 +25,7 @@ from ..log import info, progress, step
 from ..environment import machine_info
 from .macs import count_graph
 from .stylegan2 import synthesis_macs
-from .timing import Timing, measure, sgemm_paths
+from .timing import Timing, interleaved_times, measure, ratio_spread, sgemm_paths, summarize
 
 #: the paper's Table 1 (GMACs / parameters) for the rows we can compare with
 PAPER_TABLE1 = {
@@ -233,50 +233,67 @@ def run_bench(opts: BenchOptions) -> Path:
     if not opts.macs_only:
         backends = opts.backends or ((m.manifest.get("default_backend"),) if m.bundle else default_backends())
         precisions = opts.precisions if not m.bundle else (m.manifest.get("precision", "fp32"),)
-        repeats, warmup = (1, 1) if opts.quick else (3, 1)
-        min_time = 0.0 if opts.quick else 1.0
-        peak, peak_timing = best_sgemm(opts.threads, quick=opts.quick)
-        results["sgemm_peak_gflops"] = peak
-        results["sgemm"] = peak_timing
+        rounds, warmup = (2, 1) if opts.quick else (5, 1)
+        sgemm_n = 1024 if opts.quick else 4096
+        sgemm = sgemm_paths(opts.threads, n=sgemm_n)
         combos = [(b, p) for b in backends for p in precisions]
-        total = len(combos) * len(opts.batches) * len(sizes)
+        total = len(combos) * len(opts.batches)
         z_all = np.random.RandomState(0).randn(max(opts.batches), m.interface.z_dim).astype(np.float32)
+        peaks: list[float] = []
+        sgemm_detail: dict[str, list[float]] = {name: [] for name in sgemm}
+        results["size_ratios"] = []
         with progress(total, "latency") as bar:
             for backend, precision in combos:
                 gen, why = backend_generators(m, backend, precision, opts.threads, opts.max_memory)
                 if gen is None:
                     results["skipped"].append({"backend": backend, "precision": precision, "reason": why})
                     info(f"  skipped {backend}/{precision}: {why}")
-                    bar.update(len(opts.batches) * len(sizes))
+                    bar.update(len(opts.batches))
                     continue
                 with gen:
                     for batch in opts.batches:
                         z = z_all[:batch]
-                        hyper = measure(lambda: gen.hypernet(z), repeats=max(repeats, 3), warmup=warmup)
+                        hyper = measure(lambda: gen.hypernet(z), repeats=3, warmup=warmup)
                         theta = gen.hypernet(z)
-                        for size, mrow in zip(sizes, macs):
+                        # every size once per round, and the sgemm peak in the same rounds: a
+                        # machine whose speed drifts affects all sizes and the peak alike
+                        fns: dict[Any, Any] = {}
+                        for size in sizes:
                             gen.grid(size)  # per-grid inputs once, as an application would
-                            t = measure(lambda: gen.render(theta, size), repeats=repeats, warmup=warmup, min_time=min_time)
-                            point = Point(backend, precision, batch, size, t, hyper, mrow["inr_macs_analytic"], opts.views)
-                            results["points"].append(point.row(peak))
-                            bar.update(1)
+                            fns[tuple(size)] = (lambda size=size: gen.render(theta, size))
+                        fns.update({("sgemm", name): fn for name, (_, fn) in sgemm.items()})
+                        times = interleaved_times(fns, rounds=rounds, warmup=warmup)
+                        round_peaks = [max(sgemm[name][0] / times[("sgemm", name)][i] / 1e9 for name in sgemm)
+                                       for i in range(rounds)]
+                        peaks += round_peaks
+                        for name in sgemm:
+                            sgemm_detail[name] += times[("sgemm", name)]
+                        peak = float(np.median(round_peaks))
+                        for size, mrow in zip(sizes, macs):
+                            point = Point(backend, precision, batch, size, summarize(times[tuple(size)], warmup), hyper,
+                                          mrow["inr_macs_analytic"], opts.views)
+                            results["points"].append({**point.row(peak), "sgemm_peak_gflops_same_rounds": peak})
+                        base = tuple(m.native) if tuple(m.native) in fns else tuple(sizes[len(sizes) // 2])
+                        for size in sizes:
+                            if tuple(size) == base:
+                                continue
+                            med, q1, q3 = ratio_spread(times[tuple(size)], times[base])
+                            results["size_ratios"].append({
+                                "backend": backend, "precision": precision, "batch": batch,
+                                "size": f"{size[0]}x{size[1]}", "relative_to": f"{base[0]}x{base[1]}",
+                                "latency_ratio_median": med, "latency_ratio_q1": q1, "latency_ratio_q3": q3,
+                                "pixel_ratio": (size[0] * size[1]) / (base[0] * base[1]), "rounds": rounds})
+                        bar.update(1)
+        results["sgemm_peak_gflops"] = float(np.median(peaks)) if peaks else 0.0
+        results["sgemm"] = {name: {**summarize(ts).to_json(), "gflops": sgemm[name][0] / float(np.median(ts)) / 1e9,
+                                   "n": sgemm_n, "measured": "in the same rounds as the sizes"}
+                            for name, ts in sgemm_detail.items() if ts}
     with writer as tmp:
         write_outputs(tmp, results, opts)
     if m.tmp is not None:
         m.tmp.cleanup()
     info(f"wrote {opts.out}: results.json, results.csv, report.md, plots")
     return opts.out
-
-
-def best_sgemm(threads: int | None, quick: bool) -> tuple[float, dict]:
-    n = 1024 if quick else 4096
-    best, detail = 0.0, {}
-    for name, (flop, fn) in sgemm_paths(threads, n=n).items():
-        t = measure(fn, repeats=1 if quick else 5, warmup=1)
-        gflops = flop / t.median_s / 1e9
-        detail[name] = {**t.to_json(), "gflops": gflops, "n": n}
-        best = max(best, gflops)
-    return best, detail
 
 
 def write_outputs(directory: Path, results: dict[str, Any], opts: BenchOptions) -> None:
@@ -354,10 +371,10 @@ def report_markdown(results: dict[str, Any], plots: list[str]) -> str:
     if results.get("points"):
         lines += [
             "",
-            f"## Latency (sgemm peak measured in this run: {results['sgemm_peak_gflops']:.1f} GFLOP/s)",
+            f"## Latency (sgemm peak re-measured in the same rounds: median {results['sgemm_peak_gflops']:.1f} GFLOP/s)",
             "",
-            "INR per view (median, IQR, runs after warm-up), hypernetwork once per latent, amortised cost per "
-            "view over k views of one latent.",
+            "INR per view (median, IQR, runs after warm-up; every size once per round, sizes interleaved), hypernetwork "
+            "once per latent, amortised cost per view over k views of one latent.",
             "",
             "| backend | precision | batch | size | INR ms | IQR | n | hypernet ms | amortised ms/view | img/s | GFLOP/s | % peak |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -380,16 +397,15 @@ def report_markdown(results: dict[str, Any], plots: list[str]) -> str:
 def ratio_lines(results: dict[str, Any]) -> list[str]:
     native = tuple(results["native"])
     macs = {(r["height"], r["width"]): r["inr_macs_analytic"] for r in results["macs"]}
-    out = ["| backend | precision | size | latency / latency(native) | MACs / MACs(native) |", "|---|---|---|---|---|"]
-    groups: dict[tuple, dict] = {}
-    for p in results["points"]:
-        if p["batch"] == 1:
-            groups.setdefault((p["backend"], p["precision"]), {})[(p["height"], p["width"])] = p["inr_median_ms"]
-    for (backend, precision), by_size in groups.items():
-        if native not in by_size or native not in macs:
+    out = ["| backend | precision | size | latency / latency(native), median of per-round ratios | IQR | MACs / MACs(native) |",
+           "|---|---|---|---|---|---|"]
+    for r in results.get("size_ratios", []):
+        if r["batch"] != 1 or r["relative_to"] != f"{native[0]}x{native[1]}":
             continue
-        for size, ms in by_size.items():
-            out.append(f"| {backend} | {precision} | {size[0]}x{size[1]} | {ms / by_size[native]:.4f} | {macs[size] / macs[native]:.4f} |")
+        h, w = (int(x) for x in r["size"].split("x"))
+        mac = f"{macs[(h, w)] / macs[native]:.4f}" if (h, w) in macs and native in macs else "-"
+        out.append(f"| {r['backend']} | {r['precision']} | {r['size']} | {r['latency_ratio_median']:.4f} | "
+                   f"{r['latency_ratio_q1']:.4f}..{r['latency_ratio_q3']:.4f} | {mac} |")
     return out
 
 

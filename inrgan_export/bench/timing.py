@@ -42,9 +42,9 @@ def measure(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, min_tim
     return Timing(float(med), float(q1), float(q3), len(times), warmup)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1) -> dict[str, Timing]:
-    """Time several paths in alternating rounds, so that a machine whose speed drifts (shared
-    cores, turbo) affects all of them alike; one warm-up call each first."""
+def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1) -> dict[str, list[float]]:
+    """Every path once per round, in the same order each round: {path: [seconds per round]}.
+    Ratios of two paths are best taken per round (both saw the same machine state)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -54,11 +54,25 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: i
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    out = {}
-    for name, ts in times.items():
-        q1, med, q3 = np.percentile(ts, [25, 50, 75])
-        out[name] = Timing(float(med), float(q1), float(q3), len(ts), warmup)
-    return out
+    return times
+
+
+def summarize(ts: list[float], warmup: int = 1) -> Timing:
+    q1, med, q3 = np.percentile(ts, [25, 50, 75])
+    return Timing(float(med), float(q1), float(q3), len(ts), warmup)
+
+
+def ratio_spread(numerator: list[float], denominator: list[float]) -> tuple[float, float, float]:
+    """(median, q1, q3) of the per-round ratios numerator / denominator."""
+    r = np.asarray(numerator) / np.asarray(denominator)
+    q1, med, q3 = np.percentile(r, [25, 50, 75])
+    return float(med), float(q1), float(q3)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1) -> dict[str, Timing]:
+    """Time several paths in alternating rounds, so that a machine whose speed drifts (shared
+    cores, turbo) affects all of them alike; one warm-up call each first."""
+    return {name: summarize(ts, warmup) for name, ts in interleaved_times(fns, rounds, warmup).items()}
 
 
 def sgemm_paths(threads: int | None = None, n: int = 4096) -> dict[str, tuple[float, Callable[[], object]]]:

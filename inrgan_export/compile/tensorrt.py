@@ -158,7 +158,7 @@ class TensorRTTarget(Target):
         extra = {k: v for k, v in int8.items() if k != "graphs"}
         return CompileResult(
             manifest={**extra, "graphs": graphs, "tensorrt": section, "onnxruntime_graph": "onnxruntime_onnx"},
-            deferred_error=deferred or int8_error,
+            deferred_error=int8_error or deferred,  # a failed INT8 gate (exit 4) wins over a missing TensorRT (3)
         )
 
     # ------------------------------------------------------------ runtimes

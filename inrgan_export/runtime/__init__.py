@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..bundle import Bundle
-from ..errors import UsageError
-from .base import Generator, Interface, default_max_memory, parse_bytes
+from ..errors import ParityError, UsageError
+from .base import Generator, Interface, default_max_memory, failed_gate, parse_bytes
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,21 @@ def open_bundle(
     max_memory: int | None = None,
     threads: int | None = None,
     verify_checksums: bool = True,
+    allow_failed_parity: bool = False,
 ) -> Generator:
-    """Open a bundle with one backend; the default is the backend the bundle was built for."""
+    """Open a bundle with one backend; the default is the backend the bundle was built for.
+
+    A backend whose recorded gate failed (parity for its path, or the INT8 gate) is refused
+    with a ParityError (exit 4) unless ``allow_failed_parity``: its images are known to be
+    wrong. ``verify`` and ``inspect`` do not go through here and still open such bundles."""
     bundle = Bundle.open(path, verify_checksums=verify_checksums)
-    impl = backend_spec(backend or bundle.manifest.default_backend).load()
+    name = backend or bundle.manifest.default_backend
+    spec = backend_spec(name)
+    why = failed_gate(bundle.manifest, name)
+    if why is not None and not allow_failed_parity:
+        raise ParityError(f"bundle {path} refuses backend {name}: {why}; run `inrgan-export verify {path}` for the "
+                          "report, or pass --allow-failed-parity (allow_failed_parity=True) to use it anyway")
+    impl = spec.load()
     return impl(bundle, device=device, max_memory=max_memory, threads=threads)
 
 

@@ -284,3 +284,28 @@ def _bytes(bpp: Sequence[int], pixels: Sequence[int]) -> int:
     return int(sum(b * p for b, p in zip(bpp, pixels)))
 
 
+
+
+def failed_gate(manifest: Any, backend: str) -> str | None:
+    """Why a bundle's recorded gates say ``backend`` must not be trusted, or None.
+
+    A bundle is published even when its parity or INT8 gate fails (so that it can be
+    inspected and verified); its manifest records each verdict. A failed INT8 gate condemns
+    every backend (they all run the one Q/DQ graph); a failed parity path condemns its
+    backend. Bundles written before per-path verdicts fall back to the overall verdict."""
+    int8 = (manifest.get("int8") or {}).get("gates") or {}
+    if int8.get("passed") is False:
+        why = "; ".join(int8.get("failed_by") or []) or int8.get("reason") or "see manifest field int8.gates"
+        return f"its INT8 gate failed ({why})"
+    parity = manifest.get("parity") or {}
+    paths = parity.get("paths")
+    if paths:
+        failed = [name for name, v in paths.items() if v.get("backend") == backend and v.get("passed") is False]
+        if failed:
+            first = next((f for f in parity.get("failures", []) if any(f"({n}," in f for n in failed)), None)
+            return f"its parity gate failed for {', '.join(failed)}" + (f" ({first})" if first else "")
+        return None
+    if parity.get("passed") is False:
+        failures = parity.get("failures") or []
+        return "its parity gate failed" + (f" ({failures[0]})" if failures else "")
+    return None

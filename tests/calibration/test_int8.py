@@ -74,6 +74,10 @@ def test_int8_numbers_meet_the_gates_and_are_recorded(tiny_int8):
     assert set(int8["sweep_psnr_db"]) >= set(int8["int8_layers"])
     assert int8["calibration"]["activation_bits"] == 7 and int8["calibration"]["latents"] == 16
     assert int8["calibration"]["latent_seeds"].startswith("1000000")  # disjoint from the gate bank 0..63
+    # the layers were chosen on their own latents; the gate's are held out
+    sel = int8["selection"]
+    assert g["latent_seeds"] == "0..63" and sel["latent_seeds"] == "2000000..2000063" and sel["latents"] == 64
+    assert sel["passed"] and g["attempts"] == 1 and g["held_out"]
     # recomputed here, independently of the export: INT8 vs the FP32 PyTorch reference
     ref = open_checkpoint("demo:tiny")
     z = np.random.RandomState(77).randn(8, 16).astype(np.float32)
@@ -115,7 +119,8 @@ def test_openvino_int8_runs_the_plan_in_int8_and_meets_the_gates(tiny_int8, cach
 def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes(tmp_path):
     """The released family: demod FMM gives no usable bound (scales from data), the predicted
     Fourier basis and the modulation products L·R are never layers, and when a plan that
-    passed the small sweep set fails the 64-latent gate, layers go back to float until it holds."""
+    passed the small sweep set fails the 64 selection latents, layers go back to float until it holds; the
+    held-out gate then runs once."""
     pkl = Path(__file__).resolve().parents[1] / "data" / "sg2" / "misc.pkl"
     fp32 = tmp_path / "misc_onnx"
     assert run_cli(pkl, "--target", "onnx", "-o", fp32, cwd=tmp_path).returncode == 0
@@ -135,8 +140,8 @@ def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes
     quantized = {name for name, mm in info.items() if all(mm.inputs_quantized)}
     by_node = {l.node: l.name for l in layers}
     assert {by_node[n] for n in quantized} == set(int8["int8_layers"]) and len(quantized) == len(int8["int8_layers"])
-    regated = [d for d in int8["float_layers"] if "gate_worst_psnr_db_after" in d]
-    assert int8["gates"]["attempts"] == 1 + len(regated)
+    regated = [d for d in int8["float_layers"] if "selection_worst_psnr_db_after" in d]
+    assert int8["selection"]["attempts"] == 1 + len(regated) and int8["gates"]["attempts"] == 1
     assert set(int8["int8_layers"]).isdisjoint(d["layer"] for d in int8["float_layers"])
     # recomputed here: the INT8 bundle against the FP32 PyTorch model of the pickle
     z = np.random.RandomState(5).randn(8, m["interface"]["z_dim"]).astype(np.float32)
@@ -147,6 +152,30 @@ def test_sg2_int8_keeps_fourier_and_modulation_float_and_regates_until_it_passes
     display = DisplayMapping(tuple(d["clamp"]), d["scale"], d["offset"])
     values = [psnr(expected[i : i + 1], got[i : i + 1], display) for i in range(8)]
     assert np.median(values) >= 35 and np.isfinite(got).all() and np.abs(got - expected).max() > 1e-4
+
+
+def test_int8_gate_rule_fails_on_each_clause_alone():
+    """Median ≥ 35 dB AND worst ≥ 30 dB AND finite: each clause fails a plan on its own."""
+    from inrgan_export.calibration.plan import gate_verdict
+
+    assert gate_verdict([40.0] * 64, True)["passed"]
+    median_only = gate_verdict([34.0] * 40 + [45.0] * 24, True)  # worst 34 ≥ 30: only the median fails
+    assert not median_only["passed"] and median_only["failed_by"] == ["median PSNR 34.0 dB < 35"]
+    worst_only = gate_verdict([50.0] * 63 + [29.0], True)  # median 50: only the worst image fails
+    assert not worst_only["passed"] and worst_only["failed_by"] == ["worst PSNR 29.0 dB < 30"]
+    nan = gate_verdict([50.0] * 64, False)
+    assert not nan["passed"] and nan["failed_by"] == ["NaN/Inf in the output"]
+    assert not gate_verdict([], True)["passed"]
+
+
+def test_selection_calibration_and_gate_latents_are_disjoint():
+    from inrgan_export.calibration.data import GATE_LATENTS, SELECTION_LATENTS, SELECTION_SEED_BASE, seeds_disjoint
+
+    gate = range(GATE_LATENTS)
+    selection = range(SELECTION_SEED_BASE, SELECTION_SEED_BASE + SELECTION_LATENTS)
+    calib = CalibrationSpec(latents=4096).seeds()
+    assert seeds_disjoint(gate, selection) and seeds_disjoint(selection, calib) and seeds_disjoint(gate, calib)
+    assert not seeds_disjoint(gate, [63])  # the check can fail
 
 
 def test_fmm_bound_holds_on_checkpoint_and_random_weights():

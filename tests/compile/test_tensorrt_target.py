@@ -185,6 +185,24 @@ def test_int8_bundle_carries_the_qdq_plan_for_trtexec(tmp_path):
     assert report["passed"] and {r["precision"] for r in report["rows"]} == {"int8"}
 
 
+def test_a_failed_int8_gate_exits_4_not_3_and_its_bundle_is_refused_at_render(tmp_path):
+    """Without TensorRT the export would end in exit 3; a failed INT8 gate says the artifacts
+    are wrong, which wins (exit 4). The published bundle records the failed gate, and render
+    refuses it unless --allow-failed-parity."""
+    out = tmp_path / "t8"
+    proc = run_cli("demo:tiny", "--target", "tensorrt", "--precision", "int8", "--calib-latents", "8",
+                   "--min-psnr", "150", "-o", out, cwd=tmp_path)
+    assert_one_line_error(proc, 4, "gate failed")
+    gates = json.loads((out / "manifest.json").read_text())["int8"]["gates"]
+    assert gates["passed"] is False and gates["latent_seeds"] == "0..63"
+    png = tmp_path / "r.png"
+    assert_one_line_error(run_cli("render", out, "--backend", "onnxruntime", "--seed", "0", "-o", png, cwd=tmp_path), 4,
+                          "INT8 gate failed", "--allow-failed-parity")
+    assert not png.exists()
+    proc = run_cli("render", out, "--backend", "onnxruntime", "--seed", "0", "--allow-failed-parity", "-o", png, cwd=tmp_path)
+    assert proc.returncode == 0 and png.is_file(), proc.stderr
+
+
 def test_bad_ranges_and_devices_exit_2_before_any_work(tmp_path):
     proc = run_cli("demo:tiny", "--target", "tensorrt", "--min-res", "64x64", "--max-res", "32x48", "-o", tmp_path / "b",
                    cwd=tmp_path)
@@ -227,7 +245,15 @@ def test_authors_fixture_fp16_passes_the_psnr_gate(authors_checkpoints, tmp_path
     assert m["parity"]["passed"], m["parity"]["failures"]
     assert len(m["tensorrt"]["profiles"]) == 1 and m["tensorrt"]["parity_profile"] == 0  # the default range covers parity
     rows = [r for r in json.loads((out / "parity.json").read_text())["rows"] if r["precision"] == "fp16"]
-    assert len(rows) == 28 and min(r["psnr_db"] for r in rows) >= 40.0
+    from inrgan_export.grid import parity_grids
+
+    n = m["interface"]["native_size"][0]
+    feeds = sum(len(g.batches) for g in parity_grids(n))
+    above_native = sum(len(g.batches) for g in parity_grids(n) if g.size[0] * g.size[1] > n * n)
+    paths = {r["path"] for r in rows}
+    assert len(paths) == 2 and min(r["psnr_db"] for r in rows) >= 40.0
+    for path in paths:  # every feed on each path (Polygraphy's untiled runner: up to native size)
+        assert sum(r["path"] == path for r in rows) == feeds - (above_native if "polygraphy" in path else 0)
     plan = m["tensorrt"]["precision_plan"]
     assert plan["fp32_by_rule"].get("fourier", 0) > 0 and plan["fp32_by_rule"]["output-activation"] == 1
 
