@@ -289,6 +289,8 @@ class RenderReplica:
             "family": self.iface.family,
             "served": self.served,
             "theta_cache": self.cache.stats(),
+            # replicas run the torch-free runtime: the export stack never loads here
+            "torch_imported": "torch" in sys.modules,
             "uptime_s": round(time.time() - self.started, 1),
         }
 

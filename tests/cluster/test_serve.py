@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -207,7 +208,9 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     expected.pop("command")
     assert json.loads(body) == expected
     status, head, body = http(f"{service['main']}/healthz")
-    assert status == 200 and json.loads(body)["status"] == "ok"
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["backend"] == "onnxruntime"
+    assert health["torch_imported"] is False  # the replica runs the torch-free runtime
 
 
 @pytest.mark.parametrize("path, data, method, status, needle", [
@@ -394,3 +397,14 @@ def test_cli_serve_refuses_bad_input_before_starting(tiny_bundle, tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         assert_one_line_error(run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path), 2, f"127.0.0.1:{port}")
+
+
+def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):
+    """Ray hidden from the interpreter (an import that fails, as without the extra)."""
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "from inrgan_export.cli import main\n"
+            f"sys.exit(main(['serve', {str(tiny_bundle)!r}, '--port', '{free_port()}']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    from ..conftest import assert_one_line_error
+
+    assert_one_line_error(proc, 3, "serve needs Ray Serve", "pip install 'inrgan-export[cluster]'")
