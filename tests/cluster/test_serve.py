@@ -392,11 +392,17 @@ def test_cli_serve_refuses_bad_input_before_starting(tiny_bundle, tmp_path):
     assert_one_line_error(run_cli("serve", tmp_path / "nothing", cwd=tmp_path), 2, "nothing")
     assert_one_line_error(run_cli("serve", tiny_bundle, "--port", "70000", cwd=tmp_path), 2, "--port 70000")
     assert_one_line_error(run_cli("serve", tiny_bundle, "--oversize", "shrink", cwd=tmp_path), 2, "shrink")
+    # another address than 127.0.0.1: the warning first (here an address this machine does not have)
+    proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
+    assert "this service has no authentication" in proc.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_one_line_error(run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path), 2, f"127.0.0.1:{port}")
+        proc = run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path)
+        assert_one_line_error(proc, 2, f"127.0.0.1:{port}")
+        assert "no authentication" not in proc.stderr  # 127.0.0.1: no warning
 
 
 def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):
