@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import json
 import math
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from . import signals
 from ._version import __version__
 from .errors import InrganError, UsageError
 from .extras import missing_extra
@@ -182,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = r.add_mutually_exclusive_group()
     g.add_argument("--seed", default=None, help="3, 0-7 or 1,5,9: seed s is numpy RandomState(s).randn(1, z_dim)")
     g.add_argument("--latent", type=Path, default=None, help=".npy of float32 latents [N, z_dim]")
+    g.add_argument("--latent-bank", default=None, metavar="ROWS",
+                   help="rows of the source's fitted latent bank (demo:photos and its bundles): 3, 0-7, train or heldout")
+    r.add_argument("--contact-sheet", action="store_true",
+                   help="write one labelled PNG of the first latent: 1/2 native, native, 4x, a zoom and an extrapolation")
     r.add_argument("--size", type=_size, default=None, help="HxW or N (default: native size)")
     r.add_argument("--window", type=_window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
     r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
@@ -189,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--truncation", type=_psi, default=None, metavar="PSI",
                    help="truncation ψ for generators that take it (sg2 family; default 1 = none)")
     r.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (one file per image) or OUT.npy (raw [N,3,H,W])")
+    r.add_argument("--force", action="store_true", help="replace existing output files")
+    r.add_argument("--allow-nonfinite", action="store_true",
+                   help="write images that hold NaN or Inf (default: refused, naming the first bad pixel)")
     _common(r)
 
     m = sub.add_parser("render-many", help="render seeds x sizes x windows of a bundle on a Ray cluster (resumable)")
@@ -397,6 +406,10 @@ def run(args: argparse.Namespace) -> int:
             max_memory=args.max_memory,
             threads=args.threads,
             truncation=args.truncation,
+            latent_bank=args.latent_bank,
+            contact_sheet=args.contact_sheet,
+            force=args.force,
+            allow_nonfinite=args.allow_nonfinite,
         )
         from .render import render
 
@@ -460,6 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line
     argv = normalize_argv(join_negative_values([a for a in argv if a != "--debug"]))
+    previous = signals.install()
     try:
         args = build_parser().parse_args(argv)
         args.debug = debug
@@ -472,6 +486,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inrgan-export: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            raise
+        print("inrgan-export: error: out of memory: the input is too large for this machine; "
+              "use a smaller --size, fewer images or a smaller --max-memory", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if _interrupted(e):
+            print("inrgan-export: interrupted", file=sys.stderr)
+            return 130
+        err = system_error(e)
+        if err is None or debug:
+            raise
+        print(f"inrgan-export: error: {err}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as e:
         err = missing_extra(e, f"inrgan-export {argv[0] if argv else ''}".strip())
         if err is None or debug:
@@ -479,11 +508,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"inrgan-export: error: {err}", file=sys.stderr)
         return err.exit_code
     except Exception as e:  # noqa: BLE001 - last resort: one line, exit 1
+        if _interrupted(e):  # an interrupt wrapped by a library (torch.onnx's exporter does)
+            print("inrgan-export: interrupted", file=sys.stderr)
+            return 130
         if debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         print(f"inrgan-export: internal error: {type(e).__name__}: {msg} (run with --debug for a traceback)", file=sys.stderr)
         return 1
+    finally:
+        signals.restore(previous)
+
+
+#: errno values that mean "this output or input cannot be used here" (bad input: exit 2)
+SYSTEM_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.EFBIG: "file too large for the file system",
+    errno.ENAMETOOLONG: "file name too long",
+}
+
+def _interrupted(e: BaseException) -> bool:
+    """True if ``e`` is, or was caused by, an interrupt (a signal arrived during the run)."""
+    seen = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return signals.received() is not None
+
+
+def system_error(e: OSError) -> UsageError | None:
+    """Disk full, permission denied and the like: one line naming the file, exit 2."""
+    what = SYSTEM_ERRNOS.get(e.errno or -1)
+    if what is None:
+        return None
+    where = f" ({e.filename})" if e.filename else ""
+    return UsageError(f"{what}{where}: nothing was published; free space, fix permissions or choose another output")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "openvino": ("openvino",),
     "tensorrt": ("tensorrt", "cuda"),
     "cluster": ("ray",),
+    "mobile": ("executorch",),
 }
 
 

@@ -75,6 +75,15 @@ class Window:
             raise UsageError(f"window {self.text()} has a non-finite value")
         if not (self.x1 > self.x0 and self.y1 > self.y0):
             raise UsageError(f"window {self.text()} is empty: need x1 > x0 and y1 > y0 (e.g. 0.25,0.25,0.75,0.75)")
+        # coordinates are computed in float32 (x0 + (x1 - x0) * t): the values and the spans
+        # must be finite float32 numbers, or every pixel is NaN
+        f32_max = float(np.finfo(F32).max)
+        with np.errstate(over="ignore"):
+            spans = (F32(self.x1) - F32(self.x0), F32(self.y1) - F32(self.y0))
+        if any(abs(v) > f32_max for v in vals) or not all(np.isfinite(spans)):
+            raise UsageError(
+                f"window {self.text()} overflows float32: values and the spans x1-x0, y1-y0 must stay below {f32_max:.3g}"
+            )
 
     @classmethod
     def parse(cls, text: str) -> "Window":
@@ -400,6 +409,16 @@ class GridLayout:
             return [nearest_indices(n_src, n_dst)]
         return list(linear_indices(n_src, n_dst, self.align_corners))
 
+    def input_bytes(self, size: Sequence[int], batch: int = 1) -> int:
+        """Bytes of the arrays :meth:`build` makes for ``size``: the dense coordinate grid of
+        every block (2 float32 per sample) and the per-axis resampling vectors."""
+        shapes = self.size_rule.block_shapes(size)
+        total = sum(batch * 2 * 4 * h * w for h, w in shapes)
+        per_axis = 4 if self.resample_mode == "nearest" else 12
+        for _, d in self.edges:
+            total += per_axis * (shapes[d][0] + shapes[d][1])
+        return int(total)
+
     def build(self, size: Sequence[int], window: Window | None = None, batch: int = 1) -> "GridInputs":
         """All per-grid inputs for an output of ``size`` = (H, W) over ``window``."""
         window = Window.of(window)
@@ -532,6 +551,9 @@ class Tile:
 
     def pixels(self) -> list[int]:
         return [(y1 - y0) * (x1 - x0) for (y0, y1), (x0, x1) in zip(self.y.spans, self.x.spans)]
+
+    def block_shapes(self) -> list[tuple[int, int]]:
+        return [(y1 - y0, x1 - x0) for (y0, y1), (x0, x1) in zip(self.y.spans, self.x.spans)]
 
 
 def _coords_rows(arr: np.ndarray, batch: int, start: int) -> np.ndarray:

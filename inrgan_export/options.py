@@ -56,8 +56,11 @@ class RenderOptions:
     device: str = "CPU"
     max_memory: int | None = None
     threads: int | None = None
-    force: bool = True
+    force: bool = False  # replace existing output files
     truncation: float | None = None  # ψ for generators with a truncation input (family sg2)
+    allow_nonfinite: bool = False  # write images holding NaN/Inf instead of refusing them
+    latent_bank: str | None = None  # rows of the source's fitted latent bank ("3", "0-7", "heldout")
+    contact_sheet: bool = False  # one labelled PNG of the first latent at several sizes and windows
 
 
 @dataclass(frozen=True)

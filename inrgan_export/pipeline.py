@@ -3,13 +3,16 @@ load (checkpoint) → split → export (ONNX, where the target wants it) → com
 verify (parity) → publish the bundle. Orchestration only: each step lives in its layer."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .bundle import Bundle, BundleWriter, write_manifest
 from .checkpoint import load_checkpoint, load_source
 from .compile import CompileContext, get_target
-from .errors import InrganError, ParityError, UsageError
+from .errors import InrganError, OutputError, ParityError, UsageError
 from .onnx_export import build_manifest, export_graph
 from .families import importer_for
 from .log import info, step
@@ -93,7 +96,13 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         check_thetas(report, runtimes, z_bank, theta_ref)
         save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, feeds)
         write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
-        write_manifest(tmp, manifest.merged({"golden": golden_manifest(grids), "parity": report.summary()}))
+        checked = {"golden": golden_manifest(grids), "parity": report.summary()}
+        if ckpt.latent_bank is not None:  # fitted latents travel with the weights
+            from .latent_bank import BANK_FILE, manifest_entry
+
+            np.save(tmp / BANK_FILE, ckpt.latent_bank["latents"], allow_pickle=False)
+            checked["latent_bank"] = manifest_entry(ckpt.latent_bank)
+        write_manifest(tmp, manifest.merged(checked))
     info(report.table())
     info(f"wrote bundle {opts.out}")
     error = compiled.deferred_error
@@ -106,6 +115,8 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
 def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityReport:
     with step(f"opening {opts.bundle} (checking SHA-256 of every file)"):
         bundle = Bundle.open(opts.bundle)
+    if opts.out is not None:
+        check_report_dir(opts.out, bundle.path)
     manifest = bundle.manifest
     target = get_target(manifest.target)
     iface = manifest.interface
@@ -124,6 +135,9 @@ def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityR
         ref_name = reference_name()
         theta_ref = reference.hypernet(z_bank)
     else:
+        golden = manifest.get("golden")
+        if isinstance(golden, dict) and isinstance(golden.get("file"), str):
+            bundle.listed_file(golden["file"], "golden.file")  # checked by Bundle.open only if listed
         z_bank, theta_ref, feeds, outputs = load_golden(bundle.path, manifest, layout, z_name)
         meta = feed_metadata(layout, z_name, iface.z_dim, iface.hypernet_inputs[1:])
         ref_runner = golden_runner(outputs, iface.output_name, "golden reference", meta)
@@ -133,12 +147,42 @@ def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityR
     check_thetas(report, runtimes, z_bank, theta_ref)
     info(report.table())
     if opts.out is not None:
-        opts.out.mkdir(parents=True, exist_ok=True)
-        write_report(report, opts.out, first_images(runtimes, refs, feeds), iface.display)
+        write_report_atomically(opts.out, lambda tmp: write_report(report, tmp, first_images(runtimes, refs, feeds), iface.display))
         info(f"wrote report to {opts.out}")
     if raise_on_failure and not report.passed:
         raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
     return report
+
+
+def check_report_dir(out: Path, bundle_path: Path) -> None:
+    """``verify -o`` must not write into the bundle it verifies: its parity.json is a listed
+    file, and rewriting it would make the bundle fail its own checksums."""
+    root = bundle_path.resolve()
+    target = out.resolve()
+    if target == root or root in target.parents:
+        raise UsageError(f"verify -o {out}: that is inside the bundle being verified; choose a directory outside {bundle_path}")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"verify -o {out}: exists and is not a directory")
+
+
+def write_report_atomically(out: Path, write) -> None:
+    """Write the report files into a temporary directory next to ``out``, then move each into
+    ``out`` with a rename: a reader sees the old file or the new one, never a part of one."""
+    import shutil
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".report.", suffix=".partial", dir=out))
+    except OSError as e:
+        raise OutputError(f"cannot write the report to {out}: {e.strerror}") from None
+    try:
+        write(tmp)
+        for f in sorted(tmp.iterdir()):
+            os.chmod(f, 0o644)
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ convert

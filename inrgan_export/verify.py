@@ -180,14 +180,59 @@ def tensorrt_runner(directory: Path, manifest: Mapping, name: str):
     import importlib.util
 
     section = manifest.get("tensorrt") or {}
-    engine = Path(directory) / section.get("engines", {}).get("files", {}).get("generator", "generator.engine")
+    from .bundle import confined
+
+    rel = section.get("engines", {}).get("files", {}).get("generator", "generator.engine")
+    engine = confined(Path(directory).resolve(), str(rel), "tensorrt.engines.files['generator']")
     if importlib.util.find_spec("tensorrt") is None or not engine.is_file():
+        return None
+    # TensorRT importing says nothing about a GPU: ask CUDA (through cuda-python, as the
+    # tensorrt backend does); without one the tensorrt backend itself reports exit 3.
+    if not cuda_device_present():
+        return None
+    # Checked by reading Polygraphy's source (tools/Polygraphy/polygraphy/cuda/cuda.py in
+    # NVIDIA/TensorRT): TrtRunner allocates its buffers with polygraphy.cuda.DeviceArray, whose
+    # ctypes wrapper looks for libcudart.so* only in $LD_LIBRARY_PATH, /usr/local/cuda/lib64,
+    # /usr/lib and /lib (read from os.environ when the wrapper is first made), then falls back
+    # to dlopen("libcudart.so"). A pip-installed TensorRT brings the CUDA runtime as the wheel
+    # nvidia-cuda-runtime-cu12 (site-packages/nvidia/cuda_runtime/lib/libcudart.so.12), on
+    # none of those paths: add that directory to the search, or skip this runner if there is none.
+    if not expose_wheel_cudart():
         return None
     from polygraphy.backend.common import BytesFromPath
     from polygraphy.backend.trt import EngineFromBytes, TrtRunner
 
     return TrtRunner(EngineFromBytes(BytesFromPath(str(engine))), name=name,
                      optimization_profile=int(section.get("parity_profile", 0)))
+
+
+def cuda_device_present() -> bool:
+    try:
+        from .runtime.tensorrt_backend import _call, import_cudart
+
+        cudart = import_cudart()
+        return bool(_call(cudart, cudart.cudaGetDeviceCount()))
+    except Exception:  # noqa: BLE001 - no bindings, no driver, no device: all mean "no GPU here"
+        return False
+
+
+def expose_wheel_cudart() -> bool:
+    """True if Polygraphy's CUDA wrapper will find a libcudart (see tensorrt_runner)."""
+    import glob
+    import importlib.util
+    import os
+
+    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d]
+    dirs += ["/usr/local/cuda/lib64", "/usr/lib", "/lib"]
+    if any(glob.glob(os.path.join(d, "libcudart.so*")) for d in dirs):
+        return True
+    spec = importlib.util.find_spec("nvidia.cuda_runtime") if importlib.util.find_spec("nvidia") else None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        lib = os.path.join(root, "lib")
+        if glob.glob(os.path.join(lib, "libcudart.so*")):
+            os.environ["LD_LIBRARY_PATH"] = os.pathsep.join([lib, *dirs[:-3]])
+            return True
+    return False
 
 
 # ------------------------------------------------------------------ gates

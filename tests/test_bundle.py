@@ -72,12 +72,15 @@ def test_bundle_writer_publishes_only_complete_output(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
     with BundleWriter(out) as tmp:
         (tmp / "a").write_text("1")
+        (tmp / MANIFEST).write_text(json.dumps({"schema": "inrgan-export/bundle"}))  # ours: --force may replace it
     assert (out / "a").read_text() == "1"
     with pytest.raises(OutputError, match="exists.*--force"):
         BundleWriter(out).check()
     with BundleWriter(out, force=True) as tmp:
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in out.iterdir()) == ["b"]
+    with pytest.raises(OutputError, match="not an inrgan-export bundle"):  # b/ holds no manifest now
+        BundleWriter(out, force=True).check()
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="does not exist"):

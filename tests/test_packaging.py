@@ -32,3 +32,5 @@ def test_wheel_has_only_the_inrgan_export_top_level(tmp_path):
         rel = init.relative_to(ROOT).as_posix()
         assert rel in names, f"{rel} is missing from the wheel: add its package to pyproject.toml"
     assert "inrgan_export/compile/data/tensorrt_onnx_ops.json" in names
+    # the fitted demo presets' weights (demo:photos, demo:photos-sg2) are package data
+    assert {"inrgan_export/families/paper/data/photos.pt", "inrgan_export/families/sg2/data/photos-sg2.pt"} <= set(names)

@@ -105,6 +105,8 @@ def test_verify_uses_golden_data_and_the_checkpoint(tiny_bundle, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "native" in proc.stderr and "onnxruntime fused (polygraphy)" in proc.stderr
     assert json.loads((tmp_path / "report" / "parity.json").read_text())["passed"]
+    # written atomically through a temporary directory that is gone afterwards
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["parity.json", "parity.md", "parity.png"]
     proc = run_cli("verify", tiny_bundle, "--reference", "demo:tiny", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "double" in proc.stderr  # the 2x grid is recomputed from the checkpoint

@@ -141,6 +141,13 @@ def describe_parser_error(err) -> str:
     return f"{where}: {get('desc', str(err))} [{get('code', '')}]"
 
 
+def _major(trt) -> int:
+    try:
+        return int(str(getattr(trt, "__version__", "0")).split(".")[0])
+    except ValueError:
+        return 0
+
+
 def parse_onnx(trt, builder, path: Path):
     """A strongly typed network from an ONNX file; ParseError names every failing node."""
     flags = 0
@@ -156,10 +163,16 @@ def parse_onnx(trt, builder, path: Path):
             info(f"  TensorRT ONNX parser: {path.name}: {e}")
         raise ParseError(f"TensorRT's ONNX parser rejected {path.name}: " + "; ".join(errors[:3])
                          + (f"; and {len(errors) - 3} more" if len(errors) > 3 else ""))
+    # Checked against TensorRT's API reference and the 10.x -> 11.x migration guide
+    # (docs.nvidia.com/deeplearning/tensorrt, NetworkDefinitionCreationFlag): on 10.x strong
+    # typing is opt-in through this flag, so get_flag() must confirm it; from 11.0 every network
+    # is strongly typed, the flag "is retained for API compatibility but is ignored", and what
+    # get_flag() returns for it is not documented, so it is not asked there.
     strongly_typed = True
-    with contextlib.suppress(AttributeError, TypeError):
-        if strongly_typed_flag is not None:
-            strongly_typed = bool(network.get_flag(strongly_typed_flag))
+    if _major(trt) < 11:
+        with contextlib.suppress(AttributeError, TypeError):
+            if strongly_typed_flag is not None:
+                strongly_typed = bool(network.get_flag(strongly_typed_flag))
     if not strongly_typed:
         raise InrganError(f"TensorRT {trt.__version__} did not create a strongly typed network for {path.name}")
     return network, parser

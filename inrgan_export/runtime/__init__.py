@@ -42,6 +42,8 @@ BACKENDS: dict[str, BackendSpec] = {
         BackendSpec("onnxruntime", "onnxruntime_backend:OnnxRuntimeGenerator"),
         BackendSpec("openvino", "openvino_backend:OpenVINOGenerator"),
         BackendSpec("tensorrt", "tensorrt_backend:TensorRTGenerator", benched_by_default=False),
+        # needs torch on the host (ExecuTorch's Python runtime); the mobile extra
+        BackendSpec("executorch", "executorch_backend:ExecuTorchGenerator", benched_by_default=False),
     )
 }
 

@@ -67,6 +67,11 @@ class Generator(ABC):
     """A generator behind one backend. Use as a context manager (or call activate())."""
 
     backend: ClassVar[str] = ""
+    #: backends whose graphs have bounded dims (ExecuTorch plans memory at the bound): the
+    #: largest batch and the largest (h, w) of each block one run may have; renders beyond it
+    #: are split into batch chunks and tiles within it
+    batch_bound: int | None = None
+    piece_bounds: tuple[tuple[int, int], ...] | None = None
 
     def __init__(self, interface: Interface, max_memory: int | None = None) -> None:
         self.interface = interface
@@ -102,17 +107,23 @@ class Generator(ABC):
         feeds.update(hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0]))  # sg2: ψ = 1 unless given
         for name, value in zip(self.interface.hypernet_inputs[1:], extra):
             feeds[name] = np.array(np.broadcast_to(np.asarray(value, dtype=np.float32).reshape(-1), (z.shape[0],)))
-        return self._timed(self.hypernet_impl, feeds)
+        step = self.batch_bound or z.shape[0]
+        if z.shape[0] <= step:
+            return self._timed(self.hypernet_impl, feeds)
+        return np.concatenate([self._timed(self.hypernet_impl, {k: v[i : i + step] for k, v in feeds.items()})
+                               for i in range(0, z.shape[0], step)])
 
     def render(self, theta: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
         """θ [N, theta_dim] → images [N, 3, H, W] for output ``size`` = (H, W) over ``window``."""
         return self.render_on(theta, self.grid(size, window))
 
-    def render_on(self, theta: np.ndarray, grid: GridInputs) -> np.ndarray:
-        """θ → images on prepared per-grid inputs (coordinate grids shared or one per sample)."""
+    def render_on(self, theta: np.ndarray, grid: GridInputs, out: np.ndarray | None = None) -> np.ndarray:
+        """θ → images on prepared per-grid inputs (coordinate grids shared or one per sample).
+        ``out``: a float32 [N, 3, H, W] array to fill tile by tile (e.g. a memory map of the
+        output file, so an image larger than memory never exists in memory)."""
         theta = self._check_matrix(theta, self.interface.theta_dim, "theta", "theta_dim")
         self.check_size_range(grid.output_shape)
-        return self._run_views(theta, grid, self.inr_impl)
+        return self._run_views(theta, grid, self.inr_impl, out)
 
     def generate(self, z: np.ndarray, size: Sequence[int], window: Window | Sequence[float] | None = None) -> np.ndarray:
         """Latents → images: ``render(hypernet(z), size, window)``."""
@@ -164,22 +175,34 @@ class Generator(ABC):
         bpp = self.interface.bytes_per_pixel
         per_sample = _bytes(bpp, [h * w for h, w in grid.block_shapes])
         budget = self.max_memory
-        if per_sample * batch <= budget:
-            return RenderPlan(batch, (None,), per_sample * batch)
-        if per_sample <= budget:
-            return RenderPlan(max(1, budget // per_sample), (None,), per_sample * max(1, budget // per_sample))
+        cap = min(batch, self.batch_bound or batch)
+        if self._within_bounds(grid.block_shapes):
+            if per_sample * cap <= budget:
+                return RenderPlan(cap, (None,), per_sample * cap)
+            if per_sample <= budget:
+                chunk = min(cap, max(1, budget // per_sample))
+                return RenderPlan(chunk, (None,), per_sample * chunk)
         by, bx = 1, 1
         h0, w0 = grid.block_shapes[0]
         while True:
             tiles = grid.tiles(by, bx)
             worst = max(_bytes(bpp, t.pixels()) for t in tiles)
-            if worst <= budget or (by >= h0 and bx >= w0):
+            fits = all(self._within_bounds(t.block_shapes()) for t in tiles)
+            if (worst <= budget and fits) or (by >= h0 and bx >= w0):
+                if not fits:
+                    raise ShapeError(f"size {grid.output_shape[0]}x{grid.output_shape[1]} cannot be split into pieces within "
+                                     f"this {self.backend} bundle's bound (blocks up to {self.piece_bounds})")
                 return RenderPlan(1, tuple(tiles), worst)
             # split the axis whose tiles are larger
             if (by < h0 and h0 / by >= w0 / bx) or bx >= w0:
                 by = min(h0, by * 2)
             else:
                 bx = min(w0, bx * 2)
+
+    def _within_bounds(self, shapes) -> bool:
+        if self.piece_bounds is None:
+            return True
+        return all(h <= hb and w <= wb for (h, w), (hb, wb) in zip(shapes, self.piece_bounds))
 
     # ------------------------------------------------------------ backend hooks
     @classmethod
@@ -204,14 +227,17 @@ class Generator(ABC):
         raise UsageError(f"backend {self.backend} has no fused generator graph")
 
     # ------------------------------------------------------------ internals
-    def _run_views(self, first: np.ndarray, grid: GridInputs, impl) -> np.ndarray:
+    def _run_views(self, first: np.ndarray, grid: GridInputs, impl, out: np.ndarray | None = None) -> np.ndarray:
         if not self.active:
             self.activate()
         n = first.shape[0]
         h, w = grid.output_shape
         plan = self.plan(grid, n)
         self.last_plan = plan
-        out = np.empty((n, 3, h, w), dtype=np.float32)
+        if out is None:
+            out = np.empty((n, 3, h, w), dtype=np.float32)
+        elif out.shape != (n, 3, h, w) or out.dtype != np.float32:
+            raise ShapeError(f"output array has shape {list(out.shape)} {out.dtype}; expected [{n}, 3, {h}, {w}] float32")
         for start in range(0, n, plan.batch_chunk):
             part = first[start : start + plan.batch_chunk]
             k = part.shape[0]

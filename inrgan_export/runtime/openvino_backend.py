@@ -79,6 +79,13 @@ def cache_dir_for(bundle: Bundle, ov_version: str, device: str) -> Path:
     return cache_root() / f"{bundle_hash(bundle)[:16]}-ov{version}-{re.sub(r'[^A-Za-z0-9]+', '_', device)}"
 
 
+#: OpenVINO's CPU plugin (2026.4.1) returns wrong values once one tensor of a run reaches
+#: 2 GiB (seen on demo:church at 256² batch 2 and the released church configuration at 363²);
+#: runs are kept under half that by the planner, whose tiling is exact. The C++ runtime keeps
+#: the same cap per block (runtimes/cpp/src/generator.cpp).
+OPENVINO_RUN_BYTES = 1 << 30
+
+
 class OpenVINOGenerator(Generator):
     backend = "openvino"
 
@@ -91,6 +98,7 @@ class OpenVINOGenerator(Generator):
         cache: bool = True,
     ) -> None:
         super().__init__(bundle.manifest.interface, max_memory)
+        self.max_memory = min(self.max_memory, OPENVINO_RUN_BYTES)
         self.bundle = bundle
         section = bundle.manifest.get("openvino") or {}
         self.device = (device or section.get("device") or "CPU").upper()
@@ -141,8 +149,14 @@ class OpenVINOGenerator(Generator):
         return cfg
 
     def graph_path(self, name: str) -> Path:
+        """The IR (its weights checked too: OpenVINO reads ``<stem>.bin`` next to the .xml) or the ONNX."""
         entry = self.bundle.manifest["graphs"][name]
-        return self.bundle.path / entry.get("openvino", entry["onnx"])
+        if "openvino" not in entry:
+            return self.bundle.graph_file(name, "onnx")
+        xml = self.bundle.graph_file(name, "openvino")
+        weights = str(Path(self.bundle.manifest.graph_file(name, "openvino")).with_suffix(".bin"))
+        self.bundle.listed_file(weights, f"graphs[{name!r}].openvino_weights")
+        return xml
 
     def compile(self, name: str) -> Any:
         if name not in self.compiled:

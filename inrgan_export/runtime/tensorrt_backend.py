@@ -289,8 +289,15 @@ class EngineRunner:
 
 
 def engine_paths(bundle: Bundle) -> dict[str, Path]:
-    files = (bundle.manifest.get("tensorrt") or {}).get("engines", {}).get("files") or {g: f"{g}.engine" for g in GRAPHS}
-    return {g: bundle.path / f for g, f in files.items()}
+    engines = (bundle.manifest.get("tensorrt") or {}).get("engines", {})
+    files = engines.get("files") or {g: f"{g}.engine" for g in GRAPHS}
+    # engines built at export are listed in 'files' (checksum checked); engines built later by
+    # the bundle's build_engines.sh are not, but must still lie inside the bundle
+    if engines.get("built"):
+        return {g: bundle.listed_file(f, f"tensorrt.engines.files[{g!r}]") for g, f in files.items()}
+    from ..bundle import confined
+
+    return {g: confined(bundle.path.resolve(), f, f"tensorrt.engines.files[{g!r}]") for g, f in files.items()}
 
 
 def engines_missing_message(bundle: Bundle) -> str | None:

@@ -123,3 +123,18 @@ def test_cli_render_and_verify_through_openvino(tiny_ov, tiny_bundle, tmp_path):
 
 def test_openvino_manifest_matches_the_schema(tiny_ov):
     assert assert_valid_manifest(tiny_ov)["openvino"]["precision"] == "fp32"
+
+
+def test_openvino_runs_stay_under_the_plugins_2gib_fault():
+    """OpenVINO's CPU plugin returns wrong values once a tensor reaches 2 GiB: every run the
+    planner makes for this backend is estimated under 1 GiB, whatever budget the caller gives."""
+    from inrgan_export.bundle import Bundle
+    from inrgan_export.runtime.openvino_backend import OPENVINO_RUN_BYTES, OpenVINOGenerator
+
+    from ..conftest import DATA
+
+    gen = OpenVINOGenerator(Bundle.open(DATA / "bundle_v1"), max_memory=8 << 30)
+    assert gen.max_memory == OPENVINO_RUN_BYTES == 1 << 30
+    grid = gen.grid((1024, 1024))
+    plan = gen.plan(grid, 2)
+    assert plan.pieces > 1 and plan.estimate_bytes <= OPENVINO_RUN_BYTES

@@ -1,9 +1,13 @@
-"""The C++ runtime (runtimes/cpp) against the Python side, on a demo:tiny bundle.
+"""The C++ runtime (runtimes/cpp) against the Python side, on demo:tiny and the tiny sg2
+bundles (demo:sg2-tiny, nearest, and demo:sg2-tiny-bil, bilinear).
 
 * per-grid inputs and tiles: byte for byte equal to inrgan_export.grid, for several layouts;
 * renders: inrgan-render (OpenVINO, f32) equals the Python runtime (ONNX Runtime) within
   1e-4 at native, 1/2, 2x, non-square and windowed sizes, for --latent and --seed, and the
   Python OpenVINO runtime on an IR bundle; bundle precisions run or fail as in Python;
+* sg2 (halving size rule, y-up coordinates, truncation_psi): C++ vs Python within the gate of
+  Python's `verify` (finite, max |diff| <= the manifest's fp32 parity gate) at native, 1/2, 2x,
+  non-square, zoom and extrapolation, psi 1.0 and 0.7, batch 1 and 3, one process per bundle;
 * PNG output is the manifest's display mapping of the raw output;
 * bad bundles and bad arguments give one-line errors with the Python CLI's exit codes.
 
@@ -76,6 +80,42 @@ def bundle(request) -> Path:
     return path
 
 
+#: the sg2 test presets: demo:sg2-tiny (nearest) and demo:sg2-tiny-bil (bilinear, align_corners)
+SG2_PRESETS = {"nearest": "demo:sg2-tiny", "bil": "demo:sg2-tiny-bil"}
+
+
+@pytest.fixture(scope="session")
+def sg2_bundles(tmp_path_factory) -> dict[str, Path]:
+    """Exported next to INRGAN_TEST_BUNDLE when given (shared by ci.sh's two builds), else here."""
+    given = os.environ.get("INRGAN_TEST_BUNDLE")
+    root = Path(given).parent if given else tmp_path_factory.mktemp("sg2")
+    out = {}
+    for variant, preset in SG2_PRESETS.items():
+        path = root / f"sg2_tiny_{variant}_onnx"
+        if not (path / "manifest.json").is_file():
+            root.mkdir(parents=True, exist_ok=True)
+            proc = run_cli(preset, "--target", "onnx", "-o", path, "--force", cwd=root)
+            assert proc.returncode == 0, proc.stderr
+        out[variant] = path
+    return out
+
+
+def parity_gate(manifest: dict) -> float:
+    """The fp32 gate the export's `verify` applied to this bundle: max |diff| <= atol (the
+    family's parity_atol, recorded per runner in the manifest's parity.gates)."""
+    gates = [g["max_abs"] for g in manifest["parity"]["gates"].values() if g["precision"] == "fp32"]
+    assert gates, "bundle has no fp32 parity gate"
+    return float(min(gates))
+
+
+def gate_passes(got: np.ndarray, want: np.ndarray, atol: float) -> tuple[bool, float]:
+    """verify's fp32 gate: NaN/Inf fails; else max |diff| <= atol."""
+    if not np.isfinite(got).all():
+        return False, float("inf")
+    max_abs = float(np.abs(got.astype(np.float64) - want).max())
+    return max_abs <= atol, max_abs
+
+
 @pytest.fixture(scope="session")
 def manifest(bundle) -> dict:
     return json.loads((bundle / "manifest.json").read_text())
@@ -110,6 +150,15 @@ def window_text(window) -> str:
 
 
 # ------------------------------------------------------------------ grids, byte for byte
+@pytest.fixture(scope="session")
+def layouts(manifest, sg2_bundles) -> dict[str, GridLayout]:
+    found = _layouts(manifest)
+    for variant, path in sg2_bundles.items():
+        sg2 = json.loads((path / "manifest.json").read_text())
+        found[f"sg2-{variant}"] = GridLayout.from_manifest(sg2["interface"]["grid"])
+    return found
+
+
 def _layouts(manifest: dict) -> dict[str, GridLayout]:
     tiny = GridLayout.from_manifest(manifest["interface"]["grid"])
     church_rule = PaperSizeRule(native=256, num_blocks=2, upsample_block_idx=1)
@@ -145,9 +194,9 @@ def _assert_same_arrays(expected: dict[str, np.ndarray], folder: Path, label: st
         assert got.tobytes() == np.ascontiguousarray(want).tobytes(), (label, name)
 
 
-@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "bilinear-align-corners", "centered-coordinates", "church"])
-def test_grid_inputs_equal_python_byte_for_byte(cpp_build, manifest, tmp_path, layout_name):
-    layout = _layouts(manifest)[layout_name]
+@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "bilinear-align-corners", "centered-coordinates", "church", "sg2-nearest", "sg2-bil"])
+def test_grid_inputs_equal_python_byte_for_byte(cpp_build, layouts, tmp_path, layout_name):
+    layout = layouts[layout_name]
     for size in SIZES:
         for k, window in enumerate(WINDOWS):
             out = tmp_path / f"{size[0]}x{size[1]}-{k}"
@@ -155,9 +204,9 @@ def test_grid_inputs_equal_python_byte_for_byte(cpp_build, manifest, tmp_path, l
             _assert_same_arrays(dict(layout.build(size, Window(*window)).arrays), out, f"{layout_name} {size} {window}")
 
 
-@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "church"])
-def test_tiles_equal_python(cpp_build, manifest, tmp_path, layout_name):
-    layout = _layouts(manifest)[layout_name]
+@pytest.mark.parametrize("layout_name", ["bundle", "bilinear", "church", "sg2-bil"])
+def test_tiles_equal_python(cpp_build, layouts, tmp_path, layout_name):
+    layout = layouts[layout_name]
     for size, bands in [((256, 256), (2, 3)), ((64, 40), (4, 1)), ((384, 96), (8, 8)), ((16, 16), (3, 2))]:
         out = tmp_path / f"{size[0]}x{size[1]}"
         _dump(cpp_build, layout, size, WINDOWS[3], out, bands)
@@ -236,9 +285,205 @@ def test_tiled_render_equals_python_and_whole_render(cpp_build, bundle, manifest
     assert float(np.abs(tiled - want).max()) <= TOLERANCE
 
 
-def test_cpp_api(cpp_build, bundle):
-    proc = subprocess.run([str(cpp_build / "inrgan-api-check"), str(bundle)], capture_output=True, text=True, timeout=300)
+def test_cpp_api(cpp_build, bundle, sg2_bundles):
+    for args in ([bundle], [sg2_bundles["nearest"], "truncation_psi"]):
+        proc = subprocess.run([str(cpp_build / "inrgan-api-check"), *map(str, args)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert "ok   extra_hypernet_inputs_by_name" in proc.stderr and "FAIL" not in proc.stderr
+
+
+# ------------------------------------------------------------------ compiled-model cache
+def test_compiled_model_cache_is_shared_with_python(cpp_build, sg2_bundles, tmp_path, monkeypatch):
+    """C++ caches compiled models in the folder the Python OpenVINO backend uses for the same
+    bundle, OpenVINO version and device; Python then loads C++'s entries (adds none)."""
+    if not _python_openvino_available():
+        pytest.skip("the Python OpenVINO backend is not in this version of inrgan_export")
+    import openvino as ov
+
+    from inrgan_export import open_bundle
+    from inrgan_export.bundle import Bundle
+    from inrgan_export.runtime.openvino_backend import cache_dir_for
+
+    monkeypatch.setenv("INRGAN_EXPORT_CACHE", str(tmp_path / "cache"))
+    bundle = sg2_bundles["bil"]
+    expected = cache_dir_for(Bundle.open(bundle), ov.__version__, "CPU")
+    render_cpp(cpp_build, bundle, "--seed", "1", "-o", tmp_path / "a.npy")
+    assert [p.name for p in (tmp_path / "cache" / "openvino").iterdir()] == [expected.name]
+    blobs = sorted(p.name for p in expected.iterdir())
+    assert len(blobs) == 2, blobs  # hypernet and inr
+    render_cpp(cpp_build, bundle, "--seed", "1", "-o", tmp_path / "b.npy")  # second open: loaded, not recompiled
+    with open_bundle(bundle, backend="openvino") as g:
+        assert Path(g.cache_dir) == expected
+        g.generate(latents_from_seeds([1], g.interface.z_dim), g.interface.native_size)
+    assert sorted(p.name for p in expected.iterdir()) == blobs
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+# ------------------------------------------------------------------ the installed library
+def test_installed_library_builds_a_consumer_project(cpp_build, sg2_bundles, tmp_path):
+    """`cmake --install` into a prefix; a project outside the tree finds it with
+    find_package(inrgan CONFIG), links inrgan::inrgan (dependencies resolved by the package
+    config) and renders a bundle within the gate."""
+    from inrgan_export import open_bundle
+
+    prefix, build = tmp_path / "prefix", tmp_path / "consumer"
+    steps = [
+        ["cmake", "--install", str(cpp_build), "--prefix", str(prefix)],
+        ["cmake", "-S", str(CPP / "tests" / "consumer"), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}", f"-DINRGAN_PYTHON={sys.executable}",
+         *(["-G", "Ninja"] if shutil.which("ninja") else [])],
+        ["cmake", "--build", str(build)],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    for part in ("include/inrgan/inrgan.hpp", "lib/libinrgan.a", "lib/cmake/inrgan/inrganConfig.cmake", "bin/inrgan-render"):
+        assert (prefix / part).is_file(), part
+    cache = (build / "CMakeCache.txt").read_text()
+    assert f"inrgan_DIR:PATH={prefix}/lib/cmake/inrgan" in cache  # the installed package, not the build tree
+    bundle = sg2_bundles["nearest"]
+    proc = subprocess.run([str(build / "render_one"), str(bundle), "3", "24", "40", str(tmp_path / "c.npy")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    m = json.loads((bundle / "manifest.json").read_text())
+    with open_bundle(bundle) as g:
+        want = g.generate(latents_from_seeds([3], m["interface"]["z_dim"]), (24, 40))
+    ok, max_abs = gate_passes(np.load(tmp_path / "c.npy"), want, parity_gate(m))
+    assert ok, max_abs
+
+
+# ------------------------------------------------------------------ sg2 vs Python, in the gate
+def sg2_cases(native: list[int]) -> list[tuple[str, tuple[int, int], tuple[float, ...], int, float]]:
+    """(label, size, window, batch, psi): every grid x psi {1.0, 0.7} x batch {1, 3}."""
+    h, w = native
+    full = (0.0, 0.0, 1.0, 1.0)
+    grids = {
+        "native": ((h, w), full),
+        "half": ((h // 2, w // 2), full),
+        "double": ((2 * h, 2 * w), full),
+        "non-square": ((3 * h // 4, 5 * w // 4), full),
+        "zoom": ((h, w), (0.25, 0.25, 0.75, 0.75)),
+        "extrapolate": ((h, w), (-0.25, -0.25, 1.25, 1.25)),
+    }
+    return [(f"{g}-psi{psi:g}-b{batch}", size, window, batch, psi)
+            for g, (size, window) in grids.items() for psi in (1.0, 0.7) for batch in (1, 3)]
+
+
+def run_parity_dump(cpp_build: Path, bundle: Path, z: np.ndarray, cases, folder: Path) -> dict[str, np.ndarray]:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "z.npy", z)
+    lines = [" ".join([label, str(size[0]), str(size[1]), *map(repr, map(float, window)), str(batch), f"truncation_psi={psi!r}"])
+             for label, size, window, batch, psi in cases]
+    (folder / "cases.txt").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([str(cpp_build / "inrgan-parity-dump"), str(bundle), str(folder / "z.npy"), str(folder / "cases.txt"), str(folder)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return {label: np.load(folder / f"{label}.npy") for label, *_ in cases}
+
+
+@pytest.mark.parametrize("variant", sorted(SG2_PRESETS))
+def test_sg2_renders_equal_python_within_the_gate(cpp_build, sg2_bundles, tmp_path, variant):
+    from inrgan_export import open_bundle
+
+    bundle = sg2_bundles[variant]
+    m = json.loads((bundle / "manifest.json").read_text())
+    atol = parity_gate(m)
+    z = np.random.RandomState(17).randn(3, m["interface"]["z_dim"]).astype(np.float32)
+    cases = sg2_cases(m["interface"]["native_size"])
+    got = run_parity_dump(cpp_build, bundle, z, cases, tmp_path)
+    rows, failed = [], []
+    with open_bundle(bundle) as g:  # the Python runtime: ONNX Runtime, FP32
+        for label, size, window, batch, psi in cases:
+            want = g.render(g.hypernet(z[:batch], np.full(batch, psi, dtype=np.float32)), size, window)
+            assert got[label].shape == want.shape == (batch, 3, *size), label
+            ok, max_abs = gate_passes(got[label], want, atol)
+            rows.append({"case": label, "size": list(size), "window": list(window), "max_abs": max_abs, "gate": atol, "passed": ok})
+            if not ok:
+                failed.append(f"{label}: max abs {max_abs:.3g} > {atol:g}")
+    report = os.environ.get("INRGAN_CPP_PARITY_REPORT")
+    if report:  # the per-case figures, for the record (runtimes/cpp/README.md)
+        Path(report).mkdir(parents=True, exist_ok=True)
+        build = Path(cpp_build).name
+        (Path(report) / f"sg2-{variant}-{build}.json").write_text(json.dumps(rows, indent=1))
+    assert not failed, "; ".join(failed)
+    # psi 0.7 renders differ from psi 1.0 (the input reaches the graph)
+    assert float(np.abs(got["native-psi0.7-b3"] - got["native-psi1-b3"]).max()) > 10 * atol
+
+
+@pytest.mark.slow
+def test_released_church_configuration_equals_python_within_the_gate(cpp_build, tmp_path_factory, tmp_path):
+    """demo:released-church (the authors' released churches.pkl configuration, 256²) at native
+    size, a zoom window and ψ 0.7, batch 1 and 2. INRGAN_RELEASED_CHURCH_BUNDLE reuses an
+    exported bundle; otherwise it is exported here (tens of minutes on 2 cores)."""
+    from inrgan_export import open_bundle
+
+    given = os.environ.get("INRGAN_RELEASED_CHURCH_BUNDLE")
+    bundle = Path(given) if given else tmp_path_factory.mktemp("released") / "released_church_onnx"
+    if not (bundle / "manifest.json").is_file():
+        proc = run_cli("demo:released-church", "--target", "onnx", "-o", bundle, "--force", cwd=bundle.parent, timeout=5400)
+        assert proc.returncode == 0, proc.stderr
+    m = json.loads((bundle / "manifest.json").read_text())
+    atol = parity_gate(m)
+    h, w = m["interface"]["native_size"]
+    cases = [("native-psi1-b2", (h, w), (0.0, 0.0, 1.0, 1.0), 2, 1.0), ("native-psi0.7-b1", (h, w), (0.0, 0.0, 1.0, 1.0), 1, 0.7),
+             ("zoom-psi0.7-b1", (h // 2, w // 2), (0.25, 0.25, 0.75, 0.75), 1, 0.7)]
+    z = np.random.RandomState(23).randn(2, m["interface"]["z_dim"]).astype(np.float32)
+    got = run_parity_dump(cpp_build, bundle, z, cases, tmp_path)
+    with open_bundle(bundle) as g:
+        for label, size, window, batch, psi in cases:
+            want = g.render(g.hypernet(z[:batch], np.full(batch, psi, dtype=np.float32)), size, window)
+            ok, max_abs = gate_passes(got[label], want, atol)
+            print(f"released-church {label}: max abs {max_abs:.3g} (gate {atol:g})")
+            assert ok, (label, max_abs, atol)
+
+
+def test_sg2_gate_catches_a_wrong_coordinate_convention(cpp_build, sg2_bundles, tmp_path):
+    """The same gate fails when C++ samples y downwards (the manifest's y-up kind dropped): the
+    parity check above can fail."""
+    from inrgan_export import open_bundle
+
+    flipped = tmp_path / "flipped"
+    shutil.copytree(sg2_bundles["nearest"], flipped)
+    _edit_manifest(flipped, lambda m: m["interface"]["grid"]["coordinates"].pop("kind"))
+    render_cpp(cpp_build, flipped, "--seed", "2", "-o", tmp_path / "flipped.npy")
+    m = json.loads((flipped / "manifest.json").read_text())
+    with open_bundle(sg2_bundles["nearest"]) as g:
+        want = g.generate(latents_from_seeds([2], m["interface"]["z_dim"]), m["interface"]["native_size"])
+    ok, max_abs = gate_passes(np.load(tmp_path / "flipped.npy"), want, parity_gate(m))
+    assert not ok and max_abs > 1e-2
+
+
+def test_truncation_on_the_command_line(cpp_build, bundle, sg2_bundles, tmp_path):
+    from inrgan_export import open_bundle
+
+    sg2 = sg2_bundles["bil"]
+    m = json.loads((sg2 / "manifest.json").read_text())
+    render_cpp(cpp_build, sg2, "--seed", "0,5", "--truncation", "0.6", "--size", "20x36", "-o", tmp_path / "psi.npy")
+    with open_bundle(sg2) as g:
+        z = latents_from_seeds([0, 5], m["interface"]["z_dim"])
+        want = g.render(g.hypernet(z, np.full(2, 0.6, dtype=np.float32)), (20, 36))
+    ok, max_abs = gate_passes(np.load(tmp_path / "psi.npy"), want, parity_gate(m))
+    assert ok, max_abs
+    # a generator without the input refuses the option (exit 2, one line naming it)
+    one_line_error(render_cpp(cpp_build, bundle, "--truncation", "0.7", "-o", tmp_path / "x.png", check=False), 2,
+                   "--truncation: this generator's hypernetwork has no truncation_psi input")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_no_family_name_is_hard_coded(cpp_build, sg2_bundles, tmp_path):
+    """Renaming the family changes nothing: the interface alone says how to render."""
+    renamed = tmp_path / "renamed"
+    shutil.copytree(sg2_bundles["nearest"], renamed)
+    _edit_manifest(renamed, lambda m: (m.update(family="someone-elses"), m["interface"].update(family="someone-elses")))
+    render_cpp(cpp_build, renamed, "--seed", "3", "--size", "16x24", "-o", tmp_path / "renamed.npy")
+    render_cpp(cpp_build, sg2_bundles["nearest"], "--seed", "3", "--size", "16x24", "-o", tmp_path / "sg2.npy")
+    assert np.array_equal(np.load(tmp_path / "renamed.npy"), np.load(tmp_path / "sg2.npy"))
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.17"])  # the integer 1: every other test's bundle
+def test_manifest_versions_of_major_1_open(cpp_build, bundle, tmp_path, version):
+    copy = tmp_path / "v"
+    shutil.copytree(bundle, copy)
+    _edit_manifest(copy, lambda m: m.update(manifest_version=version))
+    render_cpp(cpp_build, copy, "--seed", "1", "-o", tmp_path / "out.npy")
 
 
 # ------------------------------------------------------------------ OpenVINO IR bundles
@@ -324,11 +569,19 @@ BAD_BUNDLES = {
     "missing listed file": (lambda p: (p / "parity.md").unlink(), "lacks parity.md (listed in field 'files')"),
     "checksum mismatch": (lambda p: (p / "parity.md").open("a").write("x"), "parity.md does not match its SHA-256 in field 'files'"),
     "graph checksum mismatch": (lambda p: (p / "hypernet.onnx").open("ab").write(b"\0"), "hypernet.onnx does not match its SHA-256"),
-    "manifest version": (lambda p: _edit_manifest(p, lambda m: m.update(manifest_version=2)), "field 'manifest_version' is 2; this runtime reads 1"),
+    "manifest version": (lambda p: _edit_manifest(p, lambda m: m.update(manifest_version=2)),
+                         "field 'manifest_version' is 2; this runtime reads major version 1 (1 or \"1.N\")"),
+    "manifest major version": (lambda p: _edit_manifest(p, lambda m: m.update(manifest_version="2.0")),
+                               "field 'manifest_version' is \"2.0\"; this runtime reads major version 1"),
+    "manifest version text": (lambda p: _edit_manifest(p, lambda m: m.update(manifest_version="1.x")), "field 'manifest_version' is \"1.x\""),
+    "extra hypernet input": (lambda p: _edit_manifest(p, lambda m: m["interface"]["hypernet_inputs"].append("truncation_psi")),
+                             "graph 'hypernet' takes inputs z but field 'interface' names truncation_psi,z"),
+    "hypernet input default": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(hypernet_input_defaults={"z": 1.0})),
+                               "field 'interface.hypernet_input_defaults' names 'z', which is not an extra hypernetwork input"),
     "schema": (lambda p: _edit_manifest(p, lambda m: m.update(schema="other/thing")), "field 'schema' is \"other/thing\""),
-    "family": (lambda p: _edit_manifest(p, lambda m: m.update(family="stylegan")), "field 'family' is 'stylegan'; this runtime knows: paper"),
+    "family": (lambda p: _edit_manifest(p, lambda m: m.update(family=3)), "field 'family' must be a string"),
     "size rule": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["size_rule"].update(kind="linear")),
-                  "field 'interface.grid.size_rule.kind' is 'linear'; this runtime knows: paper-exp"),
+                  "field 'interface.grid.size_rule.kind' is 'linear'; this runtime knows: halving, paper-exp"),
     "resample mode": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["resample"].update(mode="bicubic")),
                       "field 'interface.grid.resample.mode' is 'bicubic'"),
     "missing field": (lambda p: _edit_manifest(p, lambda m: m["interface"].pop("z_dim")), "field 'interface.z_dim' is missing"),
@@ -338,8 +591,8 @@ BAD_BUNDLES = {
                            "field 'openvino.precision' is 'int4'; this runtime knows: bf16, fp16, fp32, int8"),
     "inference precision": (lambda p: _edit_manifest(p, lambda m: m.update(openvino={"inference_precision": "f64"})),
                             "field 'openvino.inference_precision' is 'f64'"),
-    "coordinate convention": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["coordinates"].update(kind="y-up")),
-                              "field 'interface.grid.coordinates.kind' is \"y-up\""),
+    "coordinate convention": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["coordinates"].update(kind="polar")),
+                              "field 'interface.grid.coordinates.kind' is \"polar\"; this runtime knows: y-up"),
     "path outside": (lambda p: _edit_manifest(p, lambda m: m["files"].update({"../secret": {"sha256": "0"}})), "leaves the bundle directory"),
     "not json": (lambda p: (p / "manifest.json").write_text("{not json"), "is not valid JSON"),
     "no manifest": (lambda p: (p / "manifest.json").unlink(), "has no manifest.json"),
@@ -425,7 +678,8 @@ def test_tensorrt_reported_as_not_built(cpp_build, bundle, tmp_path):
                    "backend tensorrt is not built")
 
 
-@pytest.mark.parametrize("args", [["--size", "0x5"], ["--window", "1,1,0,0"], ["--seed", "-1"], ["--seed", "1-x"], ["--size", "9x"]])
+@pytest.mark.parametrize("args", [["--size", "0x5"], ["--window", "1,1,0,0"], ["--seed", "-1"], ["--seed", "1-x"], ["--size", "9x"],
+                                  ["--truncation", "x"], ["--truncation", "nan"]])
 def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args):
     from inrgan_export.cli import main as python_cli
 
@@ -434,3 +688,45 @@ def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args)
     cpp = render_cpp(cpp_build, bundle, *args, "-o", tmp_path / "x.png", check=False)
     assert cpp.returncode == code == 2
     assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
+
+
+# ------------------------------------------------------------------ latent banks
+@pytest.fixture(scope="module")
+def banked_bundle(tmp_path_factory) -> Path:
+    """demo:tiny's weights with a 5-latent bank, exported through the real CLI."""
+    import torch
+
+    from inrgan_export.checkpoint import Checkpoint, demo_checkpoint
+
+    root = tmp_path_factory.mktemp("banked")
+    tiny = demo_checkpoint("tiny")
+    bank = {"latents": torch.from_numpy(np.random.RandomState(11).randn(5, 16).astype(np.float32)),
+            "names": [f"crop{i}" for i in range(5)], "split": ["train"] * 4 + ["heldout"]}
+    path = Checkpoint(tiny.family, tiny.config, tiny.state_dict, latent_bank=bank).save(root / "banked.pt")
+    proc = run_cli("export", path, "--target", "onnx", "-o", root / "bundle", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "bundle"
+
+
+def test_latent_bank_rows_equal_python(cpp_build, banked_bundle, bundle, tmp_path, capsys):
+    from inrgan_export.cli import main as python_cli
+
+    render_cpp(cpp_build, banked_bundle, "--latent-bank", "1,3", "-o", tmp_path / "cpp.npy")
+    assert python_cli(["render", str(banked_bundle), "--latent-bank", "1,3", "-o", str(tmp_path / "py.npy")]) == 0
+    got, want = np.load(tmp_path / "cpp.npy"), np.load(tmp_path / "py.npy")
+    assert got.shape == want.shape == (2, 3, 16, 16)
+    assert float(np.abs(got - want).max()) <= TOLERANCE
+    proc = render_cpp(cpp_build, banked_bundle, "--latent-bank", "4", "-o", tmp_path / "b.png")
+    assert (tmp_path / "b.png").is_file()
+    # the same one-line errors as the Python CLI
+    capsys.readouterr()
+    code = python_cli(["render", str(banked_bundle), "--latent-bank", "5", "-o", str(tmp_path / "x.png")])
+    python_line = [line for line in capsys.readouterr().err.splitlines() if line.startswith("inrgan-export: error: ")][0]
+    cpp = render_cpp(cpp_build, banked_bundle, "--latent-bank", "5", "-o", tmp_path / "x.png", check=False)
+    assert code == 2 and "--latent-bank index 5 is out of range" in python_line
+    assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
+    one_line_error(render_cpp(cpp_build, banked_bundle, "--latent-bank", "x", "-o", tmp_path / "x.png", check=False), 2, "not an index list")
+    one_line_error(render_cpp(cpp_build, bundle, "--latent-bank", "0", "-o", tmp_path / "x.png", check=False), 2, "has no latent bank")
+    one_line_error(render_cpp(cpp_build, banked_bundle, "--latent-bank", "0", "--seed", "1", "-o", tmp_path / "x.png", check=False), 2,
+                   "--latent-bank: not allowed with argument --seed")
+    assert not list(tmp_path.glob("x*"))

@@ -31,6 +31,10 @@ TO_RGB_ACTIVATIONS = ("none", "tanh")
 UPSAMPLING_MODES = ("nearest", "bilinear")
 
 
+#: sanity bounds on what a file may declare (the authors' configs: 6 blocks, 3 mapping layers)
+MAX_BLOCKS = 32
+MAX_LAYERS = 64
+
 @dataclass(frozen=True)
 class BlockConfig:
     """One resolution block of the hierarchical Fourier INR (`resolutions_params[res]`)."""
@@ -88,6 +92,9 @@ class PaperConfig:
         need(len(self.blocks) >= 1, "the INR needs at least one block (hp.inr.num_blocks >= 1)")
         need(self.mapping_num_layers >= 1, f"hp.generator.num_layers must be >= 1, got {self.mapping_num_layers}")
         need(self.fmm_rank >= 1, f"FMM rank must be >= 1, got {self.fmm_rank}")
+        # bounds that keep building the model (even on the meta device) cheap for any file
+        need(len(self.blocks) <= MAX_BLOCKS, f"the INR has {len(self.blocks)} blocks; the limit is {MAX_BLOCKS}")
+        need(self.mapping_num_layers <= MAX_LAYERS, f"hp.generator.num_layers={self.mapping_num_layers} exceeds the limit {MAX_LAYERS}")
         for name, value, valid in (
             ("hp.generator.layer.activation", self.mapping_activation, ACTIVATIONS),
             ("hp.inr.activation", self.activation, ACTIVATIONS),
@@ -98,6 +105,7 @@ class PaperConfig:
             need(value in valid, f"{name} {value!r} is not supported; valid: {', '.join(valid)}")
         for i, b in enumerate(self.blocks):
             need(b.dim >= 1 and b.n_layers >= 1, f"block {i} (resolution {b.resolution}) needs dim >= 1 and n_layers >= 1")
+            need(b.n_layers <= MAX_LAYERS, f"block {i} has n_layers={b.n_layers}; the limit is {MAX_LAYERS}")
             need(b.num_learnable_coord_feats >= 0, f"block {i}: num_learnable_coord_feats must be >= 0")
             fixed = fixed_basis_rows(b)
             need(

@@ -78,17 +78,41 @@ def _tiny() -> PaperConfig:
     )
 
 
+def _photos() -> PaperConfig:
+    """A small generator at native 64 (blocks 16², 32², 64²; fixed logarithmic features in
+    the last block), fitted to photographs by ``benchmarks/fit_photos.py`` (``demo:photos``)."""
+    return PaperConfig(
+        z_dim=64,
+        native_size=64,
+        blocks=(
+            BlockConfig(resolution=16, dim=64, n_layers=2, num_learnable_coord_feats=32, fourier_scale=10.0, to_rgb=False),
+            BlockConfig(resolution=32, dim=64, n_layers=2, num_learnable_coord_feats=32, fourier_scale=10.0, to_rgb=True),
+            BlockConfig(
+                resolution=64, dim=32, n_layers=2, num_learnable_coord_feats=32, fourier_scale=10.0,
+                max_num_fixed_coord_feats=32, use_diag_feats=True, to_rgb=True,
+            ),
+        ),
+        upsample_block_idx=1,
+        mapping_hid_dim=96,
+        mapping_num_layers=2,
+        fmm_rank=5,
+    )
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
     config: PaperConfig
     source: str  # where the architecture comes from
+    #: fitted weights shipped as package data (``data/<file>``); None: seeded demo weights
+    weights: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("tiny", _tiny(), "inrgan-export test preset (3 blocks, native 16)"),
+        Preset("photos", _photos(), "fitted to crops of 4 photographs (benchmarks/fit_photos.py), with a latent bank", "photos.pt"),
         Preset("church", _yaml_preset(256), "authors' inr-gan.yml, dataset lsun_church_outdoor (256²)"),
         Preset("bedroom", _yaml_preset(128), "authors' inr-gan.yml, dataset lsun_bedroom (128²)"),
         Preset("ffhq256", _yaml_preset(256), "authors' inr-gan.yml, dataset ffhq_256 (256²)"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
@@ -34,6 +35,12 @@ BIAS_ACT = {
 FMM_FORMS = ("demod", "tanh", "sigmoid")
 UPSAMPLING_MODES = ("nearest", "bilinear")
 ARCHITECTURES = ("skip", "orig")
+#: sanity bounds on what a file may declare (the released models: 1024 px, 8 mapping layers, 2 extra convs)
+MAX_RESOLUTION = 2**14
+MAX_LAYERS = 64
+#: values a config may expand to once its interpolations are resolved, and their nesting
+MAX_RESOLVED_VALUES = 100_000
+MAX_RESOLVED_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,11 @@ class SG2Config:
         need(self.z_dim >= 1 and self.w_dim >= 1, f"z_dim and w_dim must be >= 1, got {self.z_dim}, {self.w_dim}")
         r = self.img_resolution
         need(r >= 4 and r & (r - 1) == 0, f"img_resolution must be a power of two >= 4, got {r}")
+        # bounds that keep building the model (even on the meta device) cheap for any file
+        need(r <= MAX_RESOLUTION, f"img_resolution={r} exceeds the limit {MAX_RESOLUTION}")
+        need(self.mapping_layers <= MAX_LAYERS, f"mapping_kwargs.num_layers={self.mapping_layers} exceeds the limit {MAX_LAYERS}")
+        for res, count in self.extra_convs:
+            need(count <= MAX_LAYERS, f"cfg.num_extra_convs[{res}]={count} exceeds the limit {MAX_LAYERS}")
         need(self.input_resolution >= 1, f"cfg.input.resolution must be >= 1, got {self.input_resolution}")
         need(self.c_dim == 0, f"c_dim={self.c_dim}: conditional generators are not supported by the sg2 family (c_dim must be 0)")
         need(self.img_channels == 3, f"img_channels={self.img_channels} is not supported (3 only)")
@@ -145,7 +157,7 @@ class SG2Config:
             ("cfg.upsampling_mode", self.upsampling_mode, UPSAMPLING_MODES),
             ("synthesis_kwargs.architecture", self.architecture, ARCHITECTURES),
         ):
-            need(value in valid, f"{path}={value!r} is not supported by the sg2 family (supported: {', '.join(valid)})")
+            need(value in valid, f"{path}={_short(value)} is not supported by the sg2 family (supported: {', '.join(valid)})")
         have = {c.resolution for c in self.coords}
         for b in self.blocks():
             if b.coord_fuser is not None:
@@ -244,7 +256,7 @@ class SG2Config:
         gcfg = resolve_interpolations(kwargs.get("cfg") or {})
 
         def refuse(path: str, value: Any, supported: str) -> None:
-            raise ConfigError(f"{path}={value!r} is not supported by the sg2 family (supported: {supported})")
+            raise ConfigError(f"{path}={_short(value)} is not supported by the sg2 family (supported: {supported})")
 
         # mapping network
         for key in mapping:
@@ -293,7 +305,7 @@ class SG2Config:
         specs += [_coord_spec(coords, r, "cfg.coords") for r in fused]
         extra = gcfg.get("num_extra_convs") or {}
         if not isinstance(extra, Mapping):
-            raise ConfigError(f"cfg.num_extra_convs must be a mapping of resolution -> count, got {extra!r}")
+            raise ConfigError(f"cfg.num_extra_convs must be a mapping of resolution -> count, got {_short(extra)}")
         clamp = synthesis.get("conv_clamp")
         return cls(
             z_dim=int(kwargs["z_dim"]),
@@ -330,10 +342,10 @@ def _coord_spec(coords: Mapping[str, Any], resolution: int, path: str) -> CoordS
         raise ConfigError(f"{path}.res_configs has no entry for resolution {resolution}")
     rc = res_configs[str(resolution)]
     if not isinstance(rc, Mapping):
-        raise ConfigError(f"{path}.res_configs[{resolution}] must be a mapping, got {rc!r}")
+        raise ConfigError(f"{path}.res_configs[{resolution}] must be a mapping, got {_short(rc)}")
     p = f"{path}.res_configs[{resolution}]"
     if rc.get("init_dist", "randn") not in ("randn", "rand"):
-        raise ConfigError(f"{p}.init_dist={rc.get('init_dist')!r} is not supported (randn, rand)")
+        raise ConfigError(f"{p}.init_dist={_short(rc.get('init_dist'))} is not supported (randn, rand)")
     spec = CoordSpec(
         resolution=resolution,
         log_emb_size=int(rc.get("log_emb_size", 0) or 0),
@@ -354,6 +366,15 @@ def _coord_spec(coords: Mapping[str, Any], resolution: int, path: str) -> CoordS
     return spec
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, 60, 60, 6, 6
+
+
+def _short(value: Any) -> str:
+    """A value as it appears in an error line: bounded, whatever the file put there."""
+    return _REPR.repr(value)
+
+
 _INTERP = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 
 
@@ -362,27 +383,34 @@ def resolve_interpolations(cfg: Any) -> Any:
     plain nested dict, as `OmegaConf.create(cfg)` does on access. Other interpolations
     (resolvers such as ``${env:X}``, strings with text around them) are refused."""
     root = cfg
+    count = 0  # values produced: interpolations copy what they name, so a chain can expand
 
-    def lookup(path: str, seen: tuple[str, ...]) -> Any:
+    def lookup(path: str, seen: tuple[str, ...], depth: int) -> Any:
         if path in seen:
-            raise ConfigError(f"config interpolation ${{{path}}} refers to itself")
+            raise ConfigError(f"config interpolation ${{{path[:80]}}} refers to itself")
         node: Any = root
         for part in path.split("."):
             if not isinstance(node, Mapping) or part not in node:
-                raise ConfigError(f"config interpolation ${{{path}}} names a key that does not exist")
+                raise ConfigError(f"config interpolation ${{{path[:80]}}} names a key that does not exist")
             node = node[part]
-        return walk(node, seen + (path,))
+        return walk(node, seen + (path,), depth + 1)
 
-    def walk(node: Any, seen: tuple[str, ...] = ()) -> Any:
+    def walk(node: Any, seen: tuple[str, ...] = (), depth: int = 0) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_RESOLVED_VALUES:
+            raise ConfigError(f"the config expands to more than {MAX_RESOLVED_VALUES:,} values once its interpolations are resolved")
+        if depth > MAX_RESOLVED_DEPTH:
+            raise ConfigError(f"the config nests deeper than {MAX_RESOLVED_DEPTH} levels once its interpolations are resolved")
         if isinstance(node, str) and "${" in node:
             m = _INTERP.match(node)
             if not m:
-                raise ConfigError(f"config value {node!r} uses an interpolation this tool does not resolve")
-            return lookup(m.group(1), seen)
+                raise ConfigError(f"config value {node[:80]!r} uses an interpolation this tool does not resolve")
+            return lookup(m.group(1), seen, depth)
         if isinstance(node, Mapping):
-            return {str(k): walk(v, seen) for k, v in node.items()}
+            return {str(k): walk(v, seen, depth + 1) for k, v in node.items()}
         if isinstance(node, (list, tuple)):
-            return [walk(v, seen) for v in node]
+            return [walk(v, seen, depth + 1) for v in node]
         return node
 
     return walk(cfg)
@@ -403,4 +431,4 @@ def _int(d: Mapping[str, Any], key: str, prefix: str) -> int:
     try:
         return int(d[key])
     except (TypeError, ValueError):
-        raise ConfigError(f"{prefix}{key} must be an integer, got {d[key]!r}") from None
+        raise ConfigError(f"{prefix}{key} must be an integer, got {_short(d[key])}") from None

@@ -63,11 +63,35 @@ def tiny(bilinear: bool = False) -> SG2Config:
     )
 
 
+def photos() -> SG2Config:
+    """A small generator at native 64 (input grid 16), fitted to photographs by
+    ``benchmarks/fit_photos.py`` (``demo:photos-sg2``)."""
+    return SG2Config(
+        z_dim=64,
+        w_dim=64,
+        img_resolution=64,
+        input_resolution=16,
+        coords=(
+            CoordSpec(resolution=16, log_emb_size=16, const_emb_size=16, use_cosine=True, use_diagonal=True),
+            CoordSpec(resolution=32, log_emb_size=16, random_emb_size=16, const_emb_size=8, use_cosine=True),
+            CoordSpec(resolution=64, log_emb_size=16, random_emb_size=16, const_emb_size=8, use_cosine=True),
+        ),
+        mapping_layers=2,
+        channel_base=2048,
+        channel_max=64,
+        upsampling_mode="nearest",
+        fmm_rank=4,
+        fmm_activation="demod",
+    )
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
     config: SG2Config
     source: str
+    #: fitted weights shipped as package data (``data/<file>``); None: seeded demo weights
+    weights: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -75,6 +99,7 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset("sg2-tiny", tiny(False), "inrgan-export test preset of the sg2 family (native 32)"),
         Preset("sg2-tiny-bil", tiny(True), "inrgan-export test preset of the sg2 family, -bil form (native 32)"),
+        Preset("photos-sg2", photos(), "fitted to crops of 4 photographs (benchmarks/fit_photos.py), with a latent bank", "photos-sg2.pt"),
         Preset("released-church", released(False, False), "authors' released churches.pkl configuration (256²)"),
         Preset("released-church-bil", released(True, False), "authors' released churches-bil.pkl configuration (256²)"),
         Preset("released-ffhq", released(False, True), "authors' released ffhq.pkl / bedrooms.pkl configuration (256²)"),

@@ -1,7 +1,10 @@
 // inrgan-bench: render latency through the C++ API, one line of JSON per run.
 //   inrgan-bench BUNDLE [--size HxW] [--threads N] [--warmup W] [--repeat R] [--seed S] [--no-verify]
+//                [--no-cache] [--open-only]
 // Times Generator::render (theta computed once beforehand), which includes the per-call
 // work of the runtime (grid lookup, planning, feeding, copying out), not just inference.
+// --open-only times Generator::open instead (manifest, checksums, compiling or loading the
+// cached graphs): {"open_ms": T, "cache": true|false}.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,7 +16,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: inrgan-bench BUNDLE [--size HxW] [--threads N] [--warmup W] [--repeat R] [--seed S] [--no-verify]\n");
+    std::fprintf(stderr, "usage: inrgan-bench BUNDLE [--size HxW] [--threads N] [--warmup W] [--repeat R] [--seed S] [--no-verify] [--no-cache] [--open-only]\n");
     return 2;
   }
   try {
@@ -21,6 +24,7 @@ int main(int argc, char** argv) {
     inrgan::Options options;
     std::optional<inrgan::Size> size;
     int warmup = 2, repeat = 5;
+    bool open_only = false;
     std::uint32_t seed = 3;
     for (int i = 2; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -34,9 +38,17 @@ int main(int argc, char** argv) {
       else if (arg == "--repeat") repeat = std::atoi(next().c_str());
       else if (arg == "--seed") seed = static_cast<std::uint32_t>(std::stoul(next()));
       else if (arg == "--no-verify") options.verify_checksums = false;
+      else if (arg == "--no-cache") options.compiled_model_cache = false;
+      else if (arg == "--open-only") open_only = true;
       else throw inrgan::UsageError("unknown option " + arg);
     }
+    const auto opened = std::chrono::steady_clock::now();
     auto g = inrgan::Generator::open(bundle, inrgan::Backend::OpenVINO, "CPU", options);
+    if (open_only) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened).count();
+      std::printf("{\"open_ms\": %.3f, \"cache\": %s}\n", ms, options.compiled_model_cache ? "true" : "false");
+      return 0;
+    }
     const auto theta = g.hypernet(inrgan::latent_from_seed(seed, g.z_dim()));
     const inrgan::Size s = size ? *size : g.native_size();
     for (int i = 0; i < warmup; ++i) g.render(theta, s);

@@ -6,6 +6,7 @@
 #include <list>
 
 #include "graph_runner.hpp"
+#include "render_limits.hpp"
 #include "tiling.hpp"
 
 namespace inrgan {
@@ -13,6 +14,14 @@ namespace inrgan {
 namespace {
 
 constexpr std::size_t kGridCacheSize = 16;
+
+// OpenVINO's CPU plugin (2026.4) returns wrong values once one intermediate tensor of an INR
+// run reaches 2 GiB: demo:released-church at 256x256 with batch 2, or at 363x363 with batch 1,
+// differs from ONNX Runtime and from the same render split in two by up to ~2 (the
+// second sample, or a band of pixels), while 255x255 with batch 2 is right. The largest tensor
+// there is 4/3 of the manifest's per-block estimate (bytes_per_pixel x pixels), so runs are
+// split to keep every block's estimate within 1 GiB (largest tensor <= ~1.4 GiB).
+constexpr std::int64_t kOpenVinoBlockCap = std::int64_t{1} << 30;
 
 struct GridKey {
   int height, width;
@@ -23,16 +32,20 @@ struct GridKey {
 };
 
 // A flat [N, width] matrix: N >= 1 rows, finite values.
-int check_matrix(const std::vector<float>& values, int width, const char* what, const char* field) {
+int check_matrix(const float* values, std::size_t count, int width, const char* what, const char* field) {
   const std::string takes = "; this generator takes [N, " + std::to_string(width) + "] (" + field + "=" + std::to_string(width) + ")";
-  if (values.empty()) throw ShapeError(std::string(what) + " has no values; need at least one row" + takes);
-  if (values.size() % static_cast<std::size_t>(width) != 0)
-    throw ShapeError(std::string(what) + " has " + std::to_string(values.size()) + " values, not a whole number of rows" + takes);
-  for (std::size_t i = 0; i < values.size(); ++i)
+  if (count == 0 || values == nullptr) throw ShapeError(std::string(what) + " has no values; need at least one row" + takes);
+  if (count % static_cast<std::size_t>(width) != 0)
+    throw ShapeError(std::string(what) + " has " + std::to_string(count) + " values, not a whole number of rows" + takes);
+  for (std::size_t i = 0; i < count; ++i)
     if (!std::isfinite(values[i]))
       throw InputValueError(std::string(what) + " row " + std::to_string(i / static_cast<std::size_t>(width)) +
                             " contains NaN or Inf; every value must be finite");
-  return static_cast<int>(values.size() / static_cast<std::size_t>(width));
+  return static_cast<int>(count / static_cast<std::size_t>(width));
+}
+
+int check_matrix(const std::vector<float>& values, int width, const char* what, const char* field) {
+  return check_matrix(values.data(), values.size(), width, what, field);
 }
 
 // Coordinates are stored for one sample; a batch of k repeats them k times.
@@ -115,9 +128,10 @@ Generator Generator::open(const std::string& bundle_dir, Backend backend, const 
 
   // the graphs must take exactly the inputs the manifest promises
   const auto& m = impl->manifest;
-  std::vector<std::string> inr_inputs{m.theta_name};
+  std::vector<std::string> inr_inputs{m.theta_name}, hypernet_inputs{m.z_name};
   for (const auto& spec : m.layout.input_specs()) inr_inputs.push_back(spec.name);
-  const std::pair<const char*, std::vector<std::string>> expected[] = {{"hypernet", {m.z_name}}, {"inr", inr_inputs}};
+  for (const auto& extra : m.extra_inputs) hypernet_inputs.push_back(extra.name);
+  const std::pair<const char*, std::vector<std::string>> expected[] = {{"hypernet", hypernet_inputs}, {"inr", inr_inputs}};
   for (const auto& [graph, names] : expected) {
     auto have = (std::string(graph) == "hypernet" ? impl->hypernet_graph : impl->inr_graph)->input_names();
     auto want = names;
@@ -141,31 +155,87 @@ Backend Generator::backend() const { return impl_->backend; }
 const std::string& Generator::device() const { return impl_->device; }
 int Generator::last_render_pieces() const { return impl_->last_pieces; }
 
-std::vector<float> Generator::hypernet(const std::vector<float>& z) {
+std::vector<HypernetInputInfo> Generator::extra_hypernet_inputs() const {
+  std::vector<HypernetInputInfo> out;
+  for (const auto& e : impl_->manifest.extra_inputs) out.push_back({e.name, e.neutral});
+  return out;
+}
+
+std::vector<float> Generator::hypernet(const std::vector<float>& z, const HypernetInputs& extra) {
   const auto& m = impl_->manifest;
   const int n = check_matrix(z, m.z_dim, "latent", "z_dim");
+  for (const auto& [name, values] : extra) {
+    const bool known = std::any_of(m.extra_inputs.begin(), m.extra_inputs.end(), [&](const auto& e) { return e.name == name; });
+    if (!known) {
+      std::string valid;
+      for (const auto& e : m.extra_inputs) valid += (valid.empty() ? "" : ", ") + e.name;
+      throw UsageError("hypernetwork input '" + name + "' is not one of this generator's; " +
+                       (valid.empty() ? std::string("it takes only the latent ") + m.z_name : "valid: " + valid));
+    }
+  }
+  // one float per sample for every extra input: the caller's (one value or one per sample)
+  // or the manifest's neutral value
+  std::vector<std::vector<float>> columns;
+  columns.reserve(m.extra_inputs.size());
+  for (const auto& e : m.extra_inputs) {
+    const auto it = extra.find(e.name);
+    if (it == extra.end()) {
+      columns.emplace_back(static_cast<std::size_t>(n), e.neutral);
+      continue;
+    }
+    const auto& values = it->second;
+    if (values.size() != 1 && values.size() != static_cast<std::size_t>(n))
+      throw ShapeError("hypernetwork input '" + e.name + "' has " + std::to_string(values.size()) + " values; give 1 or one per latent (" +
+                       std::to_string(n) + ")");
+    for (const float v : values)
+      if (!std::isfinite(v)) throw InputValueError("hypernetwork input '" + e.name + "' contains NaN or Inf; every value must be finite");
+    columns.push_back(values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(n), values[0]) : values);
+  }
+  std::vector<detail::TensorView> feeds{{m.z_name, detail::DType::Float32, {n, m.z_dim}, z.data()}};
+  for (std::size_t k = 0; k < columns.size(); ++k) feeds.push_back({m.extra_inputs[k].name, detail::DType::Float32, {n}, columns[k].data()});
   std::vector<float> theta(static_cast<std::size_t>(n) * static_cast<std::size_t>(m.theta_dim));
-  impl_->hypernet_graph->run({{m.z_name, detail::DType::Float32, {n, m.z_dim}, z.data()}}, {n, m.theta_dim}, theta.data());
+  impl_->hypernet_graph->run(feeds, {n, m.theta_dim}, theta.data());
   return theta;
 }
 
+std::size_t Generator::output_values(int batch, Size size) {
+  return static_cast<std::size_t>(std::max(batch, 0)) * 3 * static_cast<std::size_t>(std::max(size.height, 0)) *
+         static_cast<std::size_t>(std::max(size.width, 0));
+}
+
 Images Generator::render(const std::vector<float>& theta, Size size, Window window) {
+  const int n = check_matrix(theta, impl_->manifest.theta_dim, "theta", "theta_dim");
+  detail::check_size(size);
+  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
+  detail::check_render_bytes(impl_->manifest.layout, n, size, budget);  // before the output is allocated
+  Images images{n, size.height, size.width, {}};
+  images.data.resize(output_values(n, size));
+  render(theta.data(), theta.size(), size, window, images.data.data(), images.data.size());
+  return images;
+}
+
+int Generator::render(const float* theta, std::size_t theta_count, Size size, Window window, float* out, std::size_t out_capacity) {
   const auto& m = impl_->manifest;
-  const int n = check_matrix(theta, m.theta_dim, "theta", "theta_dim");
+  const int n = check_matrix(theta, theta_count, m.theta_dim, "theta", "theta_dim");
+  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
+  detail::check_size(size);
+  detail::check_render_bytes(m.layout, n, size, budget);  // before the grid and output are allocated
   const detail::GridInputs& grid = impl_->grid(size, window);
   const Size out_shape = grid.output_shape();
-  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
-  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget);
+  const std::size_t needed = output_values(n, out_shape);
+  if (out == nullptr || out_capacity < needed)
+    throw ShapeError("output buffer holds " + std::to_string(out == nullptr ? 0 : out_capacity) + " floats; a render of " + std::to_string(n) +
+                     " x 3 x " + std::to_string(out_shape.height) + " x " + std::to_string(out_shape.width) + " needs " + std::to_string(needed));
+  const std::int64_t block_cap = impl_->backend == Backend::OpenVINO ? kOpenVinoBlockCap : 0;
+  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget, block_cap);
 
-  Images images{n, out_shape.height, out_shape.width, {}};
   const std::size_t image_values = 3 * static_cast<std::size_t>(out_shape.height) * static_cast<std::size_t>(out_shape.width);
-  images.data.resize(static_cast<std::size_t>(n) * image_values);
   const auto theta_row = static_cast<std::size_t>(m.theta_dim);
   impl_->last_pieces = 0;
   for (int start = 0; start < n; start += plan.batch_chunk) {
     const int k = std::min(plan.batch_chunk, n - start);
-    const float* theta_part = theta.data() + static_cast<std::size_t>(start) * theta_row;
-    float* out_part = images.data.data() + static_cast<std::size_t>(start) * image_values;
+    const float* theta_part = theta + static_cast<std::size_t>(start) * theta_row;
+    float* out_part = out + static_cast<std::size_t>(start) * image_values;
     if (plan.tiles.empty()) {  // the whole grid: the backend writes straight into the result
       impl_->run_inr(theta_part, k, grid.arrays, out_shape, out_part);
       ++impl_->last_pieces;
@@ -185,9 +255,11 @@ Images Generator::render(const std::vector<float>& theta, Size size, Window wind
                       piece.data() + (plane * static_cast<std::size_t>(tile_shape.height) + r) * tw, tw * sizeof(float));
     }
   }
-  return images;
+  return n;
 }
 
-Images Generator::generate(const std::vector<float>& z, Size size, Window window) { return render(hypernet(z), size, window); }
+Images Generator::generate(const std::vector<float>& z, Size size, Window window, const HypernetInputs& extra) {
+  return render(hypernet(z, extra), size, window);
+}
 
 }  // namespace inrgan

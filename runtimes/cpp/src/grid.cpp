@@ -20,7 +20,25 @@ std::vector<int> PaperExpSizeRule::block_sizes_1d(int n) const {
   return sizes;
 }
 
+std::vector<int> HalvingSizeRule::block_sizes_1d(int n) const {
+  std::vector<int> sizes(static_cast<std::size_t>(num_blocks_));
+  int current = n;
+  for (int i = num_blocks_ - 1; i >= 0; --i) {
+    sizes[static_cast<std::size_t>(i)] = current;
+    current = std::max(1, current / 2);
+  }
+  return sizes;
+}
+
 std::vector<float> CoordConvention::axis(int n, float lo, float hi, int axis) const {
+  if (!y_up || axis == 0) return base_axis(n, lo, hi, axis);
+  // float32 1 - hi and 1 - lo, as grid.py's F32(1) - F32(hi)
+  std::vector<float> flipped = base_axis(n, 1.0f - hi, 1.0f - lo, axis);
+  std::reverse(flipped.begin(), flipped.end());
+  return flipped;
+}
+
+std::vector<float> CoordConvention::base_axis(int n, float lo, float hi, int axis) const {
   std::vector<float> out(static_cast<std::size_t>(n));
   const float span = hi - lo;
   const float off = offset[axis], sc = scale[axis];

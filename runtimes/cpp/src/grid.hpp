@@ -36,11 +36,30 @@ class PaperExpSizeRule : public SizeRule {
   int native_, num_blocks_, upsample_block_idx_;
 };
 
+// Size rule kind "halving": the last block's grid is n, each coarser block's the next one's
+// integer half, never below 1 sample (grid.py's HalvingSizeRule).
+class HalvingSizeRule : public SizeRule {
+ public:
+  explicit HalvingSizeRule(int num_blocks) : num_blocks_(num_blocks) {}
+  int num_blocks() const override { return num_blocks_; }
+  std::vector<int> block_sizes_1d(int n) const override;
+
+ private:
+  int num_blocks_;
+};
+
 // Network coordinate = offset + scale * u per axis (x, then y); u in native-image units.
+// With y_up (manifest coordinates kind "y-up"), y is measured from the window's bottom edge
+// and sampled at each pixel's bottom edge: the x formula over [1 - y1, 1 - y0], reversed
+// (grid.py's YUpCoordConvention).
 struct CoordConvention {
   float offset[2] = {0.0f, 0.0f};
   float scale[2] = {1.0f, 1.0f};
+  bool y_up = false;
   std::vector<float> axis(int n, float lo, float hi, int axis) const;
+
+ private:
+  std::vector<float> base_axis(int n, float lo, float hi, int axis) const;
 };
 
 enum class ResampleMode { Nearest, Bilinear };

@@ -1,11 +1,14 @@
 #include "manifest.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "bundle_paths.hpp"
 #include "checksum.hpp"
 
 namespace inrgan::detail {
@@ -15,8 +18,8 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kKnownFamilies = {"paper"};
-const std::set<std::string> kKnownSizeRules = {"paper-exp"};
+const std::set<std::string> kKnownSizeRules = {"halving", "paper-exp"};
+const std::set<std::string> kKnownCoordKinds = {"y-up"};
 const std::set<std::string> kInferencePrecisions = {"f32", "bf16", "f16"};
 // bundle precision -> OpenVINO inference precision hint (int8 bundles carry FakeQuantize; the
 // rest runs f32), as inrgan_export/runtime/openvino_backend.py's PRECISION_HINTS
@@ -99,14 +102,23 @@ GridLayout read_layout(const Fields& f) {
   if (!kKnownSizeRules.count(kind))
     f.fail(rule + ".kind", "is '" + kind + "'; this runtime knows: " + joined(kKnownSizeRules));
   const int num_blocks = f.integer(rule + ".num_blocks", 1);
-  const int upsample = f.integer(rule + ".upsample_block_idx", 0);
-  layout.size_rule = std::make_shared<PaperExpSizeRule>(f.integer(rule + ".native", 1), num_blocks, upsample);
+  const int native = f.integer(rule + ".native", 1);  // both rules record it; "halving" needs no more
+  if (kind == "paper-exp") {
+    const int upsample = f.integer(rule + ".upsample_block_idx", 0);
+    layout.size_rule = std::make_shared<PaperExpSizeRule>(native, num_blocks, upsample);
+  } else {
+    layout.size_rule = std::make_shared<HalvingSizeRule>(num_blocks);
+  }
 
   const std::string coords = "interface.grid.coordinates";
-  // no "kind" is the base convention (offset + scale * u); other kinds (e.g. sg2's "y-up")
-  // sample differently and are refused rather than rendered wrongly
-  if (f.has(coords + ".kind"))
-    f.fail(coords + ".kind", "is " + f.at(coords + ".kind").dump() + "; this runtime knows only the base convention (no kind: offset + scale * u)");
+  // no "kind" is the base convention (offset + scale * u); "y-up" flips y (grid.py's
+  // YUpCoordConvention); any other kind samples differently and is refused
+  if (f.has(coords + ".kind")) {
+    const json& coord_kind = f.at(coords + ".kind");
+    if (!coord_kind.is_string() || !kKnownCoordKinds.count(coord_kind.get<std::string>()))
+      f.fail(coords + ".kind", "is " + coord_kind.dump() + "; this runtime knows: " + joined(kKnownCoordKinds) + " (or no kind: offset + scale * u)");
+    layout.coords.y_up = true;
+  }
   for (int axis = 0; axis < 2; ++axis) {
     const auto& offset = f.array(coords + ".offset", 2);
     const auto& scale = f.array(coords + ".scale", 2);
@@ -148,13 +160,69 @@ GridLayout read_layout(const Fields& f) {
   return layout;
 }
 
+// manifest_version: the integer 1 (legacy) or a string "1.N"; a reader of major version 1
+// reads every 1.N (minor versions only add fields) and refuses any other major.
+void check_manifest_version(const Fields& f, const json& root) {
+  if (!root.contains("manifest_version")) f.fail("manifest_version", "is missing; this runtime reads major version 1 (1 or \"1.N\")");
+  const json& v = root["manifest_version"];
+  bool ok = v.is_number_integer() && v.get<long long>() == kManifestVersion;
+  if (v.is_string()) {
+    const std::string text = v.get<std::string>();
+    const auto dot = text.find('.');
+    const auto digits = [](const std::string& t) { return !t.empty() && t.size() <= 9 && t.find_first_not_of("0123456789") == std::string::npos; };
+    ok = dot != std::string::npos && text.substr(0, dot) == std::to_string(kManifestVersion) && digits(text.substr(dot + 1));
+  }
+  if (!ok) f.fail("manifest_version", "is " + v.dump() + "; this runtime reads major version " + std::to_string(kManifestVersion) + " (1 or \"1.N\")");
+}
+
+// interface.hypernet_inputs: the latent [batch, z_dim] first, then per-sample float32 scalars
+// [batch] (e.g. truncation_psi). The neutral value of each extra input comes from
+// interface.hypernet_input_defaults {name: number} when the manifest has it, else 1.0 (the
+// rule of manifest version 1, as the Python runtime's hypernet_extras).
+void read_hypernet_inputs(const Fields& f, Manifest& m) {
+  const std::string field = "interface.hypernet_inputs";
+  const auto& inputs = f.array(field);
+  if (inputs.empty()) f.fail(field, "is empty; the first input is the latent");
+  std::set<std::string> seen;
+  for (const auto& in : inputs) {
+    if (!in.is_string() || in.get<std::string>().empty()) f.fail(field, "must hold tensor names (found " + inputs.dump() + ")");
+    if (!seen.insert(in.get<std::string>()).second) f.fail(field, "names '" + in.get<std::string>() + "' twice");
+  }
+  m.z_name = inputs[0].get<std::string>();
+  const std::string defaults = "interface.hypernet_input_defaults";
+  const bool has_defaults = f.has(defaults);
+  if (has_defaults && !f.at(defaults).is_object()) f.fail(defaults, "must be an object {input name: neutral value}");
+  for (std::size_t k = 1; k < inputs.size(); ++k) m.extra_inputs.push_back({inputs[k].get<std::string>(), 1.0f});
+  if (has_defaults) {
+    for (const auto& [name, value] : f.at(defaults).items()) {
+      auto it = std::find_if(m.extra_inputs.begin(), m.extra_inputs.end(), [&](const HypernetInput& e) { return e.name == name; });
+      if (it == m.extra_inputs.end()) f.fail(defaults, "names '" + name + "', which is not an extra hypernetwork input (interface.hypernet_inputs[1:])");
+      const double v = f.number_of(value, defaults + "." + name);
+      if (!std::isfinite(v) || std::fabs(v) > 3.0e38) f.fail(defaults + "." + name, "must be a finite float32 (found " + value.dump() + ")");
+      it->neutral = static_cast<float>(v);
+    }
+  }
+  // the hypernet graph's record of the extras, when present, must say per-sample float32
+  if (f.has("graphs.hypernet.inputs") && f.at("graphs.hypernet.inputs").is_array()) {
+    for (const auto& rec : f.at("graphs.hypernet.inputs")) {
+      if (!rec.is_object() || !rec.contains("name") || !rec["name"].is_string() || rec["name"] == m.z_name) continue;
+      const bool scalar = rec.contains("shape") && rec["shape"].is_array() && rec["shape"].size() == 1 &&
+                          (!rec.contains("dtype") || rec["dtype"] == "float32");
+      if (!scalar)
+        f.fail("graphs.hypernet.inputs", "has input '" + rec["name"].get<std::string>() + "' of shape " +
+                                             (rec.contains("shape") ? rec["shape"].dump() : std::string("?")) +
+                                             "; this runtime feeds extra hypernetwork inputs as float32 [batch]");
+    }
+  }
+}
+
 // A path named in the manifest must stay inside the bundle directory.
 fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, const std::string& field) {
   const fs::path p(rel);
   if (rel.empty() || p.is_absolute()) f.fail(field, "names '" + rel + "', which is not a relative path inside the bundle");
   for (const auto& part : p)
     if (part == "..") f.fail(field, "names '" + rel + "', which leaves the bundle directory");
-  return dir / p;
+  return confined_path(dir, rel, field);  // and no symlink out of it
 }
 
 }  // namespace
@@ -162,7 +230,10 @@ fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, co
 std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
   if (!has_graph_file(graph, kind))
     throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
-  return (fs::path(dir) / graph_files.at(graph).at(kind)).string();
+  const std::string& rel = graph_files.at(graph).at(kind);
+  // engines built after the export by the bundle's build script are not listed (as in Python)
+  if (kind != "tensorrt") require_listed(listed_files, rel, "graphs." + graph + "." + kind);
+  return confined_path(fs::path(dir), rel, "graphs." + graph + "." + kind).string();
 }
 
 bool Manifest::has_graph_file(const std::string& graph, const std::string& kind) const {
@@ -192,23 +263,17 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   // what the manifest is: checked first, so a foreign file is named as such
   if (!root.contains("schema") || root["schema"] != kSchema)
     f.fail("schema", "is " + (root.contains("schema") ? root["schema"].dump() : std::string("missing")) + "; this runtime reads '" + kSchema + "'");
-  if (!root.contains("manifest_version") || root["manifest_version"] != kManifestVersion)
-    f.fail("manifest_version", "is " + (root.contains("manifest_version") ? root["manifest_version"].dump() : std::string("missing")) +
-                                   "; this runtime reads " + std::to_string(kManifestVersion));
+  check_manifest_version(f, root);
 
   Manifest m;
   m.dir = dir_text;
-  m.family = f.str("family");
-  if (!kKnownFamilies.count(m.family)) f.fail("family", "is '" + m.family + "'; this runtime knows: " + joined(kKnownFamilies));
+  m.family = f.str("family");  // recorded, never branched on: the interface says how to render
 
   m.z_dim = f.integer("interface.z_dim", 1);
   m.theta_dim = f.integer("interface.theta_dim", 1);
   const auto& native = f.array("interface.native_size", 2);
   m.native_size = {f.integer_of(native[0], "interface.native_size", 1), f.integer_of(native[1], "interface.native_size", 1)};
-  const auto& inputs = f.array("interface.hypernet_inputs");
-  if (inputs.size() != 1 || !inputs[0].is_string())
-    f.fail("interface.hypernet_inputs", "is " + inputs.dump() + "; this runtime feeds one latent input");
-  m.z_name = inputs[0].get<std::string>();
+  read_hypernet_inputs(f, m);
   m.theta_name = f.str("interface.theta_name");
   m.output_name = f.str("interface.output_name");
   m.layout = read_layout(f);
@@ -276,6 +341,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   if (!files.is_object()) f.fail("files", "must be an object of {path: {sha256, bytes}}");
   for (const auto& [rel, entry] : files.items()) {
     const fs::path p = inside(dir, rel, f, "files");
+    m.listed_files.insert(rel);
     if (!fs::is_regular_file(p)) throw BundleError("bundle " + dir_text + " lacks " + rel + " (listed in field 'files')");
     if (!verify_checksums) continue;
     if (!entry.is_object() || !entry.contains("sha256") || !entry["sha256"].is_string())

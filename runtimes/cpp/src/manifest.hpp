@@ -1,4 +1,5 @@
-// manifest.json: the contract every runtime reads (schema "inrgan-export/bundle", version 1;
+// manifest.json: the contract every runtime reads (schema "inrgan-export/bundle", version 1
+// or "1.N";
 // documented in the repository README). Reading checks it and turns every problem into a
 // BundleError naming the field.
 #pragma once
@@ -6,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,14 @@ namespace inrgan::detail {
 
 constexpr const char* kManifestFile = "manifest.json";
 constexpr const char* kSchema = "inrgan-export/bundle";
-constexpr int kManifestVersion = 1;
+constexpr int kManifestVersion = 1;  // the major version read: 1 or "1.N"
+
+// An extra hypernetwork input after the latent: one float32 per sample, fed `neutral` unless
+// the caller gives a value (sg2's truncation_psi: 1.0 = no truncation).
+struct HypernetInput {
+  std::string name;
+  float neutral = 1.0f;
+};
 
 struct Manifest {
   std::string dir;
@@ -24,7 +33,8 @@ struct Manifest {
   int z_dim = 0;
   int theta_dim = 0;
   Size native_size;
-  std::string z_name;  // interface.hypernet_inputs[0]
+  std::string z_name;                     // interface.hypernet_inputs[0]
+  std::vector<HypernetInput> extra_inputs;  // interface.hypernet_inputs[1:]
   std::string theta_name;
   std::string output_name;
   GridLayout layout;
@@ -33,6 +43,7 @@ struct Manifest {
   std::optional<std::pair<Size, Size>> size_range;  // inclusive; backends with fixed profiles
   // graph name ("hypernet", "inr", ...) -> file kind ("onnx", "openvino", ...) -> relative path
   std::map<std::string, std::map<std::string, std::string>> graph_files;
+  std::set<std::string> listed_files;  // the keys of "files": graph files must be among them
   // the manifest's "openvino" section (written by the openvino target); defaults without one
   std::string openvino_precision = "fp32";           // bundle precision: fp32, bf16, fp16, int8
   std::string openvino_inference_precision = "f32";  // the hint it runs with: f32, bf16, f16

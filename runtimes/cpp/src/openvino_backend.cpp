@@ -6,9 +6,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
+#include <system_error>
 
+#include "bundle_paths.hpp"
+#include "checksum.hpp"
 #include "graph_runner.hpp"
 
 namespace inrgan::detail {
@@ -82,16 +87,84 @@ std::string upper(std::string text) {
   return text;
 }
 
+// Every run of characters outside `keep` becomes one "_" (Python's re.sub(r"[^...]+", "_", s)).
+std::string squash(const std::string& text, bool keep_dots) {
+  std::string out;
+  bool in_run = false;
+  for (const char c : text) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || (keep_dots && c == '.');
+    if (keep) out += c;
+    else if (!in_run) out += '_';
+    in_run = !keep;
+  }
+  return out;
+}
+
+// The compiled-model cache folder of a bundle, with the Python runtime's key
+// (inrgan_export/cache.py's user_cache_dir("openvino") and openvino_backend.py's
+// cache_dir_for): <root>/<sha256(manifest.json)[:16]>-ov<version before the first "-">-<device>.
+std::filesystem::path compiled_model_cache_dir(const std::string& bundle_dir, const std::string& device) {
+  namespace fs = std::filesystem;
+  fs::path root;
+  if (const char* base = std::getenv("INRGAN_EXPORT_CACHE"); base && *base) {
+    root = base;
+  } else {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg && *xdg) root = fs::path(xdg) / "inrgan-export";
+    else if (home && *home) root = fs::path(home) / ".cache" / "inrgan-export";
+    else return {};
+  }
+  const std::string hash = sha256_file((fs::path(bundle_dir) / "manifest.json").string()).substr(0, 16);
+  const std::string version = std::string(ov::get_openvino_version().buildNumber);
+  return root / "openvino" / (hash + "-ov" + squash(version.substr(0, version.find('-')), true) + "-" + squash(device, false));
+}
+
 class OpenVinoBackend final : public DeviceBackend {
  public:
   OpenVinoBackend(const std::string& device, const Options& options) : device_(upper(device)), options_(options) {}
 
   std::unique_ptr<GraphRunner> load(const Manifest& manifest, const std::string& graph) override {
     const std::string path = manifest.graph_path(graph, manifest.has_graph_file(graph, "openvino") ? "openvino" : "onnx");
+    if (manifest.has_graph_file(graph, "openvino"))  // OpenVINO reads the weights next to the .xml
+      require_listed(manifest.listed_files, std::filesystem::path(manifest.graph_files.at(graph).at("openvino")).replace_extension(".bin").generic_string(), "graphs." + graph + ".openvino_weights");
     const ov::element::Type wanted = precision_type(manifest.openvino_inference_precision);
     check_device_runs(manifest.openvino_precision);
     ov::AnyMap config{ov::hint::inference_precision(wanted), ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
     if (options_.threads > 0 && device_ == "CPU") config.emplace(ov::inference_num_threads(options_.threads));
+    ov::CompiledModel compiled;
+    if (use_cache(manifest)) {
+      // from the path, as the Python backend: a cache hit then skips reading the graph too
+      try {
+        compiled = core_.compile_model(path, device_, config);
+      } catch (const ov::Exception&) {  // reported with the precise step below
+      }
+    }
+    if (!compiled) compiled = read_and_compile(path, config);
+    return checked(std::move(compiled), manifest, graph, path, wanted);
+  }
+
+ private:
+  // Sets OpenVINO's CACHE_DIR once per backend; false when caching is off or impossible.
+  bool use_cache(const Manifest& manifest) {
+    if (!options_.compiled_model_cache) return false;
+    if (!cache_checked_) {
+      cache_checked_ = true;
+      std::error_code ec;
+      const auto dir = compiled_model_cache_dir(manifest.dir, device_);
+      if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+      if (!dir.empty() && !ec && std::filesystem::is_directory(dir)) {
+        try {
+          core_.set_property(ov::cache_dir(dir.string()));
+          cache_dir_ = dir.string();
+        } catch (const ov::Exception&) {
+        }
+      }
+    }
+    return !cache_dir_.empty();
+  }
+
+  ov::CompiledModel read_and_compile(const std::string& path, const ov::AnyMap& config) {
     std::shared_ptr<ov::Model> model;
     try {
       model = core_.read_model(path);
@@ -105,6 +178,11 @@ class OpenVinoBackend final : public DeviceBackend {
       check_device_present();  // a device this machine lacks is "backend unavailable" (exit 3)
       throw BackendError("OpenVINO cannot compile " + path + " for " + device_ + ": " + short_message(e));
     }
+    return compiled;
+  }
+
+  std::unique_ptr<GraphRunner> checked(ov::CompiledModel compiled, const Manifest& manifest, const std::string& graph, const std::string& path,
+                                       const ov::element::Type& wanted) {
     // read back what the device actually runs: a silent fallback would change the outputs
     ov::element::Type got = wanted;
     try {
@@ -117,7 +195,6 @@ class OpenVinoBackend final : public DeviceBackend {
     return std::make_unique<OpenVinoGraph>(std::move(compiled), graph + " (" + path + ")");
   }
 
- private:
   // The bundle's precision needs the device capability (FP32, BF16, FP16, INT8), as the
   // Python backend's check_precision: refused as an unsupported option (exit 2).
   void check_device_runs(const std::string& precision) {
@@ -164,6 +241,8 @@ class OpenVinoBackend final : public DeviceBackend {
   ov::Core core_;
   std::string device_;
   Options options_;
+  bool cache_checked_ = false;
+  std::string cache_dir_;
 };
 
 }  // namespace

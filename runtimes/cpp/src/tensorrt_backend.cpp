@@ -82,12 +82,83 @@ std::size_t byte_count(const std::vector<std::int64_t>& shape) {
   return n;
 }
 
+std::string dims_text(const nvinfer1::Dims& dims) {
+  std::string out = "[";
+  for (std::int32_t i = 0; i < dims.nbDims; ++i) out += (i ? ", " : "") + std::to_string(static_cast<long long>(dims.d[i]));
+  return out + "]";
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+// Optimization profiles. An engine built with several profiles (e.g. small and large render
+// sizes) accepts an input shape only inside the profile its execution context has selected;
+// setInputShape() with a shape outside it fails. So every run picks a profile whose
+// [kMIN, kMAX] covers every input's shape, and runs on an execution context set to it.
+//
+// Checked by reading TensorRT's API documentation (NvInferRuntime.h, TensorRT 10/11; it
+// cannot be built or run here): ICudaEngine::getNbOptimizationProfiles();
+// ICudaEngine::getProfileShape(tensorName, profileIndex, OptProfileSelector::kMIN/kMAX)
+// gives an input's bounds in a profile (Dims{-1} for a name that is not an input);
+// IExecutionContext::setOptimizationProfileAsync(profileIndex, stream) must be called
+// before setInputShape() and is asynchronous on `stream`, so it is issued on the stream
+// that enqueueV3() later uses (the docs call anything else undefined behaviour); a new
+// context starts on profile 0; and a profile may be selected by only one context at a
+// time, hence one context per profile, created on first use.
+class ProfileContexts {
+ public:
+  ProfileContexts(nvinfer1::ICudaEngine& engine, std::string label) : engine_(engine), label_(std::move(label)) {}
+
+  // The first profile whose bounds cover every input shape; ShapeError naming them if none.
+  int select(const std::vector<TensorView>& inputs) const {
+    const int profiles = engine_.getNbOptimizationProfiles();
+    std::string why;
+    for (int k = 0; k < profiles; ++k) {
+      bool covers = true;
+      for (const auto& in : inputs) {
+        const nvinfer1::Dims lo = engine_.getProfileShape(in.name.c_str(), k, nvinfer1::OptProfileSelector::kMIN);
+        const nvinfer1::Dims hi = engine_.getProfileShape(in.name.c_str(), k, nvinfer1::OptProfileSelector::kMAX);
+        bool inside = lo.nbDims == static_cast<std::int32_t>(in.shape.size()) && hi.nbDims == lo.nbDims;
+        for (std::int32_t d = 0; inside && d < lo.nbDims; ++d)
+          inside = lo.d[d] <= in.shape[static_cast<std::size_t>(d)] && in.shape[static_cast<std::size_t>(d)] <= hi.d[d];
+        if (!inside) {
+          why += (why.empty() ? "" : "; ") + std::string("profile ") + std::to_string(k) + " takes " + in.name + " " + dims_text(lo) + " .. " +
+                 dims_text(hi) + ", not " + shape_text(in.shape);
+          covers = false;
+          break;
+        }
+      }
+      if (covers) return k;
+    }
+    throw ShapeError(label_ + ": no optimization profile covers these input shapes (" + (profiles ? why : std::string("the engine has none")) + ")");
+  }
+
+  // The execution context of profile k, set to it on `stream` when created.
+  nvinfer1::IExecutionContext& context(int k, cudaStream_t stream) {
+    auto& slot = contexts_[k];
+    if (!slot) {
+      std::unique_ptr<nvinfer1::IExecutionContext> ctx(engine_.createExecutionContext());
+      if (!ctx) throw BackendError("TensorRT cannot create an execution context for " + label_ + " (GPU memory?)");
+      if (!ctx->setOptimizationProfileAsync(k, stream))
+        throw BackendError("TensorRT refused optimization profile " + std::to_string(k) + " of " + label_);
+      slot = std::move(ctx);
+    }
+    return *slot;
+  }
+
+ private:
+  nvinfer1::ICudaEngine& engine_;
+  std::string label_;
+  std::map<int, std::unique_ptr<nvinfer1::IExecutionContext>> contexts_;
+};
+
 class TensorRtGraph final : public GraphRunner {
  public:
   TensorRtGraph(std::shared_ptr<nvinfer1::IRuntime> runtime, std::unique_ptr<nvinfer1::ICudaEngine> engine, std::string label)
-      : runtime_(std::move(runtime)), engine_(std::move(engine)), label_(std::move(label)) {
-    context_.reset(engine_->createExecutionContext());
-    if (!context_) throw BackendError("TensorRT cannot create an execution context for " + label_);
+      : runtime_(std::move(runtime)), engine_(std::move(engine)), label_(std::move(label)), profiles_(*engine_, label_) {
     check_cuda(cudaStreamCreate(&stream_), "create a stream");
     for (std::int32_t i = 0; i < engine_->getNbIOTensors(); ++i) {
       const std::string name = engine_->getIOTensorName(i);
@@ -103,23 +174,24 @@ class TensorRtGraph final : public GraphRunner {
   std::vector<std::string> input_names() const override { return inputs_; }
 
   void run(const std::vector<TensorView>& inputs, const std::vector<std::int64_t>& output_shape, float* output) override {
+    nvinfer1::IExecutionContext& context = profiles_.context(profiles_.select(inputs), stream_);
     for (const auto& in : inputs) {
       const auto want = in.dtype == DType::Float32 ? nvinfer1::DataType::kFLOAT : nvinfer1::DataType::kINT32;
       if (engine_->getTensorDataType(in.name.c_str()) != want) throw BackendError(label_ + " input " + in.name + " has another data type in the engine");
-      if (!context_->setInputShape(in.name.c_str(), to_dims(in.shape)))
-        throw ShapeError(label_ + " input " + in.name + " of this shape is outside the engine's optimization profile");
+      if (!context.setInputShape(in.name.c_str(), to_dims(in.shape)))
+        throw ShapeError(label_ + " input " + in.name + " " + shape_text(in.shape) + " is refused by the selected optimization profile");
       const std::size_t bytes = byte_count(in.shape);
       void* device = buffers_[in.name].reserve(bytes);
       check_cuda(cudaMemcpyAsync(device, in.data, bytes, cudaMemcpyHostToDevice, stream_), "copy " + in.name + " to the device");
-      context_->setTensorAddress(in.name.c_str(), device);
+      context.setTensorAddress(in.name.c_str(), device);
     }
     const std::string& out_name = outputs_.front();
-    const auto shape = from_dims(context_->getTensorShape(out_name.c_str()));
+    const auto shape = from_dims(context.getTensorShape(out_name.c_str()));
     if (shape != output_shape) throw BackendError(label_ + " would return another output shape than the runtime expects");
     const std::size_t bytes = byte_count(shape);
     void* device_out = buffers_[out_name].reserve(bytes);
-    context_->setTensorAddress(out_name.c_str(), device_out);
-    if (!context_->enqueueV3(stream_)) throw BackendError("TensorRT failed to enqueue " + label_);
+    context.setTensorAddress(out_name.c_str(), device_out);
+    if (!context.enqueueV3(stream_)) throw BackendError("TensorRT failed to enqueue " + label_);
     check_cuda(cudaMemcpyAsync(output, device_out, bytes, cudaMemcpyDeviceToHost, stream_), "copy the output to the host");
     check_cuda(cudaStreamSynchronize(stream_), "finish " + label_);
   }
@@ -127,8 +199,8 @@ class TensorRtGraph final : public GraphRunner {
  private:
   std::shared_ptr<nvinfer1::IRuntime> runtime_;  // destroyed after the engine and context below
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
-  std::unique_ptr<nvinfer1::IExecutionContext> context_;
   std::string label_;
+  ProfileContexts profiles_;  // destroyed before the engine above
   cudaStream_t stream_ = nullptr;
   std::vector<std::string> inputs_, outputs_;
   std::map<std::string, DeviceBuffer> buffers_;

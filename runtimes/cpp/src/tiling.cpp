@@ -142,20 +142,32 @@ std::int64_t activation_bytes(const std::vector<std::int64_t>& bytes_per_pixel, 
   return total;
 }
 
+std::int64_t largest_block_bytes(const std::vector<std::int64_t>& bytes_per_pixel, const std::vector<std::int64_t>& pixels) {
+  std::int64_t largest = 0;
+  for (std::size_t b = 0; b < std::min(bytes_per_pixel.size(), pixels.size()); ++b) largest = std::max(largest, bytes_per_pixel[b] * pixels[b]);
+  return largest;
+}
+
 RenderPlan plan_render(const GridLayout& layout, const GridInputs& grid, const std::vector<std::int64_t>& bytes_per_pixel,
-                       int batch, std::int64_t budget) {
+                       int batch, std::int64_t budget, std::int64_t block_cap) {
   std::vector<std::int64_t> pixels;
   for (const auto& s : grid.block_shapes) pixels.push_back(static_cast<std::int64_t>(s.height) * s.width);
   const std::int64_t per_sample = activation_bytes(bytes_per_pixel, pixels);
-  if (per_sample * batch <= budget) return {batch, {}};
-  if (per_sample <= budget) return {static_cast<int>(std::max<std::int64_t>(1, budget / per_sample)), {}};
+  const std::int64_t per_sample_block = largest_block_bytes(bytes_per_pixel, pixels);
+  const auto fits = [&](std::int64_t total, std::int64_t block, std::int64_t k) { return total * k <= budget && (block_cap <= 0 || block * k <= block_cap); };
+  if (fits(per_sample, per_sample_block, batch)) return {batch, {}};
+  if (fits(per_sample, per_sample_block, 1)) {
+    std::int64_t chunk = budget / std::max<std::int64_t>(1, per_sample);
+    if (block_cap > 0) chunk = std::min(chunk, block_cap / std::max<std::int64_t>(1, per_sample_block));
+    return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(chunk, batch))), {}};
+  }
   int by = 1, bx = 1;
   const int h0 = grid.block_shapes[0].height, w0 = grid.block_shapes[0].width;
   while (true) {
     auto tiles = make_tiles(layout, grid, by, bx);
-    std::int64_t worst = 0;
-    for (const auto& t : tiles) worst = std::max(worst, activation_bytes(bytes_per_pixel, t.pixels()));
-    if (worst <= budget || (by >= h0 && bx >= w0)) return {1, std::move(tiles)};
+    bool all_fit = true;
+    for (const auto& t : tiles) all_fit = all_fit && fits(activation_bytes(bytes_per_pixel, t.pixels()), largest_block_bytes(bytes_per_pixel, t.pixels()), 1);
+    if (all_fit || (by >= h0 && bx >= w0)) return {1, std::move(tiles)};
     // split the axis whose tiles are larger
     if ((by < h0 && static_cast<double>(h0) / by >= static_cast<double>(w0) / bx) || bx >= w0) by = std::min(h0, by * 2);
     else bx = std::min(w0, bx * 2);

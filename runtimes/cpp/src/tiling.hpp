@@ -34,8 +34,10 @@ struct RenderPlan {
 
 std::int64_t activation_bytes(const std::vector<std::int64_t>& bytes_per_pixel, const std::vector<std::int64_t>& pixels);
 
+// `block_cap` > 0 also bounds the estimate of any one block of a run (bytes_per_pixel[b] x
+// pixels of block b x batch): a backend limit on single tensors (see generator.cpp).
 RenderPlan plan_render(const GridLayout& layout, const GridInputs& grid, const std::vector<std::int64_t>& bytes_per_pixel,
-                       int batch, std::int64_t budget);
+                       int batch, std::int64_t budget, std::int64_t block_cap = 0);
 
 // 40 % of physical memory, at most 4 GiB: the activation budget of one INR run.
 std::int64_t default_max_memory();

@@ -49,16 +49,23 @@ TEST_CASE(hypernet_then_many_views) {
 
 TEST_CASE(tiled_and_chunked_renders_equal_the_whole_render) {
   auto whole = inrgan::Generator::open(g_bundle);
+  // the budget must hold the render's grid and output (checked up front, 2.1 MB here);
+  // the INR's activations at 256x192 (tens of MB) then force tiles
   inrgan::Options small;
-  small.max_memory = 1 << 20;  // forces tiles at 256x256 and batch chunks at native size
+  small.max_memory = 5 << 19;
   auto tiled = inrgan::Generator::open(g_bundle, inrgan::Backend::OpenVINO, "CPU", small);
   const auto theta = whole.hypernet(seeds({3, 4, 5}, whole.z_dim()));
   const auto a = whole.render(theta, {256, 192});
   const auto b = tiled.render(theta, {256, 192});
   CHECK(tiled.last_render_pieces() > 3);
   CHECK(max_abs_diff(a.data, b.data) <= 1e-5f);
+  // a budget below three native samples' activations forces batch chunks
+  inrgan::Options tiny_budget;
+  tiny_budget.max_memory = 1 << 18;
+  auto chunked = inrgan::Generator::open(g_bundle, inrgan::Backend::OpenVINO, "CPU", tiny_budget);
   const inrgan::Size native = whole.native_size();
-  const auto c = whole.render(theta, native), d = tiled.render(theta, native);
+  const auto c = whole.render(theta, native), d = chunked.render(theta, native);
+  CHECK(chunked.last_render_pieces() > 1);
   CHECK(max_abs_diff(c.data, d.data) <= 1e-5f);
 }
 
@@ -86,11 +93,58 @@ TEST_CASE(opening_errors_are_typed) {
   CHECK_THROWS(inrgan::UsageError, inrgan::parse_backend("onnxruntime"), "valid: openvino, tensorrt");
 }
 
+TEST_CASE(render_into_a_caller_buffer) {
+  auto g = inrgan::Generator::open(g_bundle);
+  const auto theta = g.hypernet(seeds({2, 6}, g.z_dim()));
+  const inrgan::Size size{9, 14};
+  const inrgan::Window w{-0.1f, 0.2f, 0.7f, 1.1f};
+  const auto want = g.render(theta, size, w);
+  const std::size_t needed = inrgan::Generator::output_values(2, size);
+  CHECK(needed == want.data.size());
+  std::vector<float> buffer(needed + 5, 7.0f);
+  CHECK(g.render(theta.data(), theta.size(), size, w, buffer.data(), buffer.size()) == 2);
+  CHECK(std::equal(want.data.begin(), want.data.end(), buffer.begin()));
+  CHECK(std::all_of(buffer.begin() + static_cast<std::ptrdiff_t>(needed), buffer.end(), [](float v) { return v == 7.0f; }));
+  std::vector<float> small(needed - 1, 7.0f);
+  CHECK_THROWS(inrgan::ShapeError, g.render(theta.data(), theta.size(), size, w, small.data(), small.size()), "needs");
+  CHECK(std::all_of(small.begin(), small.end(), [](float v) { return v == 7.0f; }));  // nothing written
+  CHECK_THROWS(inrgan::ShapeError, g.render(theta.data(), theta.size(), size, w, nullptr, needed), "needs");
+}
+
+// Extra hypernetwork inputs: g_expected_extra names the one the bundle must declare (or none).
+std::string g_expected_extra;
+
+TEST_CASE(extra_hypernet_inputs_by_name) {
+  auto g = inrgan::Generator::open(g_bundle);
+  const auto extras = g.extra_hypernet_inputs();
+  const auto z = seeds({1, 4}, g.z_dim());
+  CHECK_THROWS(inrgan::UsageError, g.hypernet(z, {{"no_such_input", {1.0f}}}), "no_such_input");
+  if (g_expected_extra.empty()) {
+    CHECK(extras.empty());
+    return;
+  }
+  CHECK(extras.size() == 1 && extras[0].name == g_expected_extra && extras[0].neutral == 1.0f);
+  const std::string name = extras[0].name;
+  const auto plain = g.hypernet(z);
+  CHECK(g.hypernet(z, {{name, {extras[0].neutral}}}) == plain);                  // the neutral value is the default
+  CHECK(g.hypernet(z, {{name, {extras[0].neutral, extras[0].neutral}}}) == plain);  // one value per sample
+  const auto moved = g.hypernet(z, {{name, {0.5f}}});
+  CHECK(max_abs_diff(moved, plain) > 1e-3f);
+  const auto mixed = g.hypernet(z, {{name, {0.5f, extras[0].neutral}}});  // per sample: row 0 moved, row 1 not
+  const auto row = static_cast<std::ptrdiff_t>(g.theta_dim());
+  CHECK(max_abs_diff(std::vector<float>(mixed.begin(), mixed.begin() + row), std::vector<float>(moved.begin(), moved.begin() + row)) <= 1e-6f);
+  CHECK(max_abs_diff(std::vector<float>(mixed.begin() + row, mixed.end()), std::vector<float>(plain.begin() + row, plain.end())) <= 1e-6f);
+  CHECK_THROWS(inrgan::ShapeError, g.hypernet(z, {{name, {1.0f, 1.0f, 1.0f}}}), "give 1 or one per latent");
+  CHECK_THROWS(inrgan::InputValueError, g.hypernet(z, {{name, {NAN}}}), "NaN");
+  CHECK(max_abs_diff(g.generate(z, {8, 8}, {}, {{name, {0.5f}}}).data, g.render(moved, {8, 8}).data) <= 1e-6f);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: inrgan-api-check BUNDLE\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: inrgan-api-check BUNDLE [EXPECTED_EXTRA_HYPERNET_INPUT]\n");
     return 2;
   }
   g_bundle = argv[1];
+  if (argc == 3) g_expected_extra = argv[2];
   return inrgan_test::run_all();
 }

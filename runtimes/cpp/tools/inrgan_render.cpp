@@ -2,6 +2,7 @@
 //   inrgan-render church_ov/ --seed 3 --size 128x192 --window 0.2,0.2,0.8,0.8 -o out.png
 // Errors are one line naming the value, with the exit codes of the Python CLI
 // (0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -61,7 +62,22 @@ int run(const std::vector<std::string>& argv) {
 
   std::vector<float> z;
   std::vector<std::string> labels;
-  if (args.latent) {
+  if (!args.bank_rows.empty()) {
+    // the fitted latents a bundle carries (inrgan_export/latent_bank.py); checksummed with the bundle
+    const fs::path bank = fs::path(args.bundle) / "latents.npy";
+    if (!fs::is_regular_file(bank))
+      throw inrgan::UsageError(args.bundle + " has no latent bank; --latent-bank needs a bundle exported from a fitted preset (e.g. demo:photos)");
+    int rows = 0;
+    const auto all = inrgan::read_latents_npy(bank.string(), generator.z_dim(), &rows);
+    const auto width = static_cast<std::size_t>(generator.z_dim());
+    for (auto r : args.bank_rows) {
+      if (r >= static_cast<unsigned>(rows))
+        throw inrgan::InputValueError("--latent-bank index " + std::to_string(r) + " is out of range; " + args.bundle + " has " +
+                                      std::to_string(rows) + " latents (0-" + std::to_string(rows - 1) + ")");
+      z.insert(z.end(), all.begin() + static_cast<std::ptrdiff_t>(r * width), all.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+      labels.push_back("bank" + padded(r));
+    }
+  } else if (args.latent) {
     int rows = 0;
     z = inrgan::read_latents_npy(*args.latent, generator.z_dim(), &rows);
     for (int i = 0; i < rows; ++i) labels.push_back(padded(static_cast<unsigned long long>(i)));
@@ -73,7 +89,20 @@ int run(const std::vector<std::string>& argv) {
     }
   }
   const inrgan::Size size = args.size ? *args.size : generator.native_size();
-  const inrgan::Images images = generator.generate(z, size, args.window);
+  inrgan::HypernetInputs extra;
+  if (args.truncation) {
+    const auto inputs = generator.extra_hypernet_inputs();
+    if (std::none_of(inputs.begin(), inputs.end(), [](const auto& e) { return e.name == "truncation_psi"; })) {
+      std::string names = "the latent only";
+      if (!inputs.empty()) {
+        names.clear();
+        for (const auto& e : inputs) names += (names.empty() ? "" : ", ") + e.name;
+      }
+      throw inrgan::UsageError("--truncation: this generator's hypernetwork has no truncation_psi input (its extra inputs: " + names + ")");
+    }
+    extra["truncation_psi"] = {*args.truncation};
+  }
+  const inrgan::Images images = generator.generate(z, size, args.window, extra);
 
   if (ext == ".npy") {
     inrgan::write_npy(args.out, images);

@@ -10,20 +10,22 @@
 namespace inrgan::cli {
 
 const char* const kUsage =
-    "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy] [--size HxW] [--window X0,Y0,X1,Y1]\n"
+    "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy | --latent-bank ROWS] [--size HxW] [--window X0,Y0,X1,Y1]\n"
     "                     [--backend openvino|tensorrt] [--device CPU] [--threads N] [--max-memory BYTES]\n"
-    "                     -o OUT.png|OUT.npy\n"
+    "                     [--truncation PSI] -o OUT.png|OUT.npy\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
     "\n"
     "  --seed S          3, 0-7 or 1,5,9: seed s is numpy RandomState(s).randn(1, z_dim) (default 0)\n"
     "  --latent Z.npy    float32 latents [N, z_dim]\n"
+    "  --latent-bank ROWS  3, 0-7 or 1,5: rows of the bundle's fitted latent bank (latents.npy; demo:photos)\n"
     "  --size HxW        output size, or N for NxN (default: the native size)\n"
     "  --window X0,Y0,X1,Y1  region in native-image units (default 0,0,1,1)\n"
     "  --backend B       openvino (default) or tensorrt\n"
     "  --device D        backend device (default CPU for openvino, cuda:0 for tensorrt)\n"
     "  --threads N       CPU threads for the backend (default: the backend's choice)\n"
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
+    "  --truncation PSI  truncation psi for generators whose hypernetwork takes truncation_psi (default: its neutral value, 1)\n"
     "  -o OUT            OUT.png (one file per image, OUT-seed0003.png when several) or OUT.npy (raw [N,3,H,W])\n"
     "\n"
     "Exit codes: 0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else.\n";
@@ -164,9 +166,17 @@ std::size_t parse_bytes(const std::string& text) {
   return static_cast<std::size_t>(v);
 }
 
+float parse_truncation(const std::string& text) {
+  double v = 0;
+  if (!parse_double(trimmed(text), &v) || !std::isfinite(v) || std::fabs(v) > 3.0e38)
+    throw UsageError("--truncation '" + text + "' is not a finite number (e.g. 0.7; 1 = no truncation)");
+  return static_cast<float>(v);
+}
+
 RenderArgs parse_render_args(const std::vector<std::string>& argv) {
   RenderArgs args;
   std::optional<std::string> seed_text;
+  std::optional<std::string> bank_text;
   std::vector<std::string> positional;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string arg = argv[i];
@@ -184,12 +194,14 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
     else if (arg == "--version") args.version = true;
     else if (arg == "--seed") seed_text = value();
     else if (arg == "--latent") args.latent = value();
+    else if (arg == "--latent-bank") bank_text = value();
     else if (arg == "--size") args.size = parse_size(value());
     else if (arg == "--window") args.window = parse_window(value());
     else if (arg == "--backend") args.backend = parse_backend(value());
     else if (arg == "--device") args.device = value();
     else if (arg == "-o" || arg == "--out") args.out = value();
     else if (arg == "--max-memory") args.max_memory = parse_bytes(value());
+    else if (arg == "--truncation") args.truncation = parse_truncation(value());
     else if (arg == "--threads") {
       const std::string text = value();
       long long n = 0;
@@ -205,6 +217,16 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
   args.bundle = positional[0];
   if (args.out.empty()) throw UsageError("inrgan-render: the following arguments are required: -o/--out");
   if (seed_text && args.latent) throw UsageError("inrgan-render: argument --latent: not allowed with argument --seed");
+  if (bank_text && (seed_text || args.latent))
+    throw UsageError(std::string("inrgan-render: argument --latent-bank: not allowed with argument ") + (seed_text ? "--seed" : "--latent"));
+  if (bank_text) {
+    try {
+      args.bank_rows = parse_seeds(*bank_text);
+    } catch (const UsageError&) {
+      throw UsageError("--latent-bank '" + *bank_text + "' is not an index list; expected e.g. 3, 0-7 or 1,5");
+    }
+    return args;
+  }
   if (!args.latent) args.seeds = seed_text ? parse_seeds(*seed_text) : std::vector<std::uint32_t>{0};
   return args;
 }

@@ -15,6 +15,7 @@ struct RenderArgs {
   std::string bundle;
   std::vector<std::uint32_t> seeds;     // empty with --latent
   std::optional<std::string> latent;    // --latent Z.npy
+  std::vector<std::uint32_t> bank_rows; // --latent-bank ROWS: rows of the bundle's latents.npy
   std::optional<Size> size;             // default: the bundle's native size
   Window window;
   Backend backend = Backend::OpenVINO;
@@ -22,6 +23,7 @@ struct RenderArgs {
   std::string out;
   int threads = 0;
   std::size_t max_memory = 0;
+  std::optional<float> truncation;      // --truncation PSI: the hypernetwork input truncation_psi
   bool help = false;
   bool version = false;
 };
@@ -33,6 +35,7 @@ std::vector<std::uint32_t> parse_seeds(const std::string& text);  // "3", "0-7",
 Size parse_size(const std::string& text);                         // "64" or "96x160" (height x width)
 Window parse_window(const std::string& text);                     // "X0,Y0,X1,Y1"
 std::size_t parse_bytes(const std::string& text);                 // "512M", "2G", "1.5GiB"
+float parse_truncation(const std::string& text);                  // a finite number, "0.7"
 
 extern const char* const kUsage;
 

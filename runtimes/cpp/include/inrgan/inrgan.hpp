@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -123,19 +124,41 @@ struct DisplayMapping {
   double offset = 127.5;
 };
 
+// Extra hypernetwork inputs after the latent, by name (e.g. {{"truncation_psi", {0.7f}}}):
+// one value for every sample, or one per sample. Inputs not given get their neutral value.
+using HypernetInputs = std::map<std::string, std::vector<float>>;
+
+// An extra hypernetwork input the bundle's manifest declares (interface.hypernet_inputs[1:])
+// and the value fed when the caller gives none (sg2's truncation_psi: 1.0 = no truncation).
+struct HypernetInputInfo {
+  std::string name;
+  float neutral = 1.0f;
+};
+
 struct Options {
   int threads = 0;               // CPU threads for the backend; 0 = the backend's default
   bool verify_checksums = true;  // SHA-256 of every file listed in the manifest
   // Activation budget of one INR run in bytes; larger renders are split into batch chunks
   // and tiles. 0 = 40 % of physical memory, at most 4 GiB (as the Python runtime).
   std::size_t max_memory = 0;
+  // OpenVINO compiled-model cache (CACHE_DIR), shared with the Python runtime: the same
+  // folder, $INRGAN_EXPORT_CACHE/openvino/<sha256(manifest.json)[:16]>-ov<version>-<DEVICE>
+  // (else $XDG_CACHE_HOME/inrgan-export/..., else ~/.cache/inrgan-export/...), so the second
+  // open of a bundle skips compilation. Off: every open compiles. An unwritable cache
+  // folder turns caching off rather than failing the open.
+  bool compiled_model_cache = true;
 };
 
 // ------------------------------------------------------------------------------ generator
-// A bundle opened with one backend. Not thread-safe: use one Generator per thread.
+// A bundle opened with one backend.
+//
+// Thread safety: a Generator is not thread-safe (it holds the backend's inference requests
+// and a cache of grid inputs); call it from one thread at a time, or open one Generator per
+// thread — distinct Generators (each with its own OpenVINO Core) share no mutable state of
+// this library and may run concurrently. The free functions below are thread-safe.
 class Generator {
  public:
-  // Reads and checks manifest.json (schema, version, family, size rule, files, SHA-256)
+  // Reads and checks manifest.json (schema, version, size rule, coordinates, files, SHA-256)
   // and loads the hypernet and INR graphs on the backend's device. An empty device means
   // the bundle's (manifest openvino.device, else CPU; cuda:0 for TensorRT).
   static Generator open(const std::string& bundle_dir, Backend backend = Backend::OpenVINO,
@@ -152,15 +175,31 @@ class Generator {
   Backend backend() const;
   const std::string& device() const;
 
+  // The hypernetwork's inputs after the latent, with their neutral values (empty for a
+  // generator that takes only z).
+  std::vector<HypernetInputInfo> extra_hypernet_inputs() const;
+
   // Latents [batch, z_dim] (flat, batch = z.size() / z_dim) -> theta [batch, theta_dim].
-  std::vector<float> hypernet(const std::vector<float>& z);
+  // `extra` sets extra hypernetwork inputs by name; an unknown name is a UsageError listing
+  // the valid ones.
+  std::vector<float> hypernet(const std::vector<float>& z, const HypernetInputs& extra = {});
 
   // theta [batch, theta_dim] -> images [batch, 3, H, W] for `size` over `window`.
   // Any size from 1 to 65536 per side; large renders are tiled to stay within max_memory.
   Images render(const std::vector<float>& theta, Size size, Window window = {});
 
-  // render(hypernet(z), size, window)
-  Images generate(const std::vector<float>& z, Size size, Window window = {});
+  // The same render written into a caller-provided buffer: `theta` holds theta_count floats
+  // ([batch, theta_dim]); `out` receives batch * 3 * H * W floats (C order) and must hold at
+  // least out_capacity >= output_values(batch, size) of them, else ShapeError and nothing
+  // is written. The buffer is only written during the call and not kept afterwards; on an
+  // error its contents are unspecified. Returns the batch.
+  int render(const float* theta, std::size_t theta_count, Size size, Window window, float* out, std::size_t out_capacity);
+
+  // Floats in a render of `batch` images at `size`: batch * 3 * height * width.
+  static std::size_t output_values(int batch, Size size);
+
+  // render(hypernet(z, extra), size, window)
+  Images generate(const std::vector<float>& z, Size size, Window window = {}, const HypernetInputs& extra = {});
 
   // Pieces (batch chunks x tiles) the last render was split into; 1 when it ran whole.
   int last_render_pieces() const;

@@ -1,0 +1,63 @@
+"""ExecuTorch target (inrgan_export.compile.executorch) and backend (runtime.executorch_backend):
+torch.export with bounded dims, XNNPACK-lowered .pte programs, parity through the real CLI,
+renders beyond the bound tiled into pieces within it."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("executorch", reason="the 'mobile' extra (executorch) is not installed here")
+
+from inrgan_export import open_bundle, open_checkpoint  # noqa: E402
+from inrgan_export.latents import latents_from_seeds  # noqa: E402
+
+from ..conftest import assert_one_line_error, run_cli  # noqa: E402
+from ..test_manifest import assert_valid_manifest  # noqa: E402
+
+#: the bound of the test bundles: 2x native of the tiny presets, batch 4 (the parity batch)
+BOUND = {"demo:tiny": "32x32", "demo:sg2-tiny": "64x64"}
+
+
+@pytest.fixture(scope="module", params=["demo:tiny", "demo:sg2-tiny"])
+def pte_bundle(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pte") / "b"
+    proc = run_cli(request.param, "--target", "executorch", "--max-res", BOUND[request.param], "--max-batch", "4",
+                   "-o", out, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    return request.param, out
+
+
+def test_bundle_holds_pte_programs_and_their_planned_memory(pte_bundle):
+    preset, out = pte_bundle
+    m = assert_valid_manifest(out)
+    assert m["target"] == "executorch" and m["default_backend"] == "executorch"
+    for g in ("hypernet", "inr"):
+        assert (out / m["graphs"][g]["pte"]).is_file()
+        assert m["executorch"]["planned_memory_bytes"][g] > 0
+    h, w = (int(v) for v in BOUND[preset].split("x"))
+    assert m["executorch"]["bound"]["max_res"] == [h, w] and m["executorch"]["bound"]["max_batch"] == 4
+    assert not list(out.glob("*.onnx"))  # built from torch.export, not from the ONNX graphs
+    rows = json.loads((out / "parity.json").read_text())["rows"]
+    assert {r["grid"] for r in rows} >= {"native", "half", "double", "non-square", "zoom", "extrapolate"}
+    assert {r["batch"] for r in rows} == {1, 4} and all(r["passed"] for r in rows)
+
+
+def test_renders_beyond_the_bound_are_tiled_and_match_the_reference(pte_bundle):
+    preset, out = pte_bundle
+    ref = open_checkpoint(preset)
+    z = latents_from_seeds(list(range(6)), ref.interface.z_dim)
+    h, w = (int(v) for v in BOUND[preset].split("x"))
+    size = (h + h // 2, 2 * w)  # past the bound on both axes
+    with open_bundle(out) as g:
+        img = g.generate(z, size)  # 6 latents: past the batch bound too
+        assert g.last_plan.pieces > 1
+    expected = ref.generate(z, size)
+    assert np.abs(img - expected).max() < 1e-4
+
+
+def test_int8_is_refused_naming_what_is_supported(tmp_path):
+    proc = run_cli("demo:tiny", "--target", "executorch", "--precision", "int8", "-o", tmp_path / "q", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "int8", "executorch", "supported: fp32")
+    assert not (tmp_path / "q").exists()
