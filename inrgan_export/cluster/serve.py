@@ -289,6 +289,8 @@ class RenderReplica:
             "family": self.iface.family,
             "served": self.served,
             "theta_cache": self.cache.stats(),
+            # replicas run the torch-free runtime: the export stack never loads here
+            "torch_imported": "torch" in sys.modules,
             "uptime_s": round(time.time() - self.started, 1),
         }
 
@@ -460,14 +462,14 @@ def run_service(opts: ServeOptions, log: Callable[[str], None] | None = None,
     # what a replica would refuse is refused here, with one line, before any cluster starts
     probe = open_bundle(opts.bundle, backend=opts.backend, threads=1, max_memory=opts.max_memory)
     opts = replace(opts, bundle=Path(opts.bundle).resolve(), backend=probe.backend)
+    if opts.host not in LOOPBACK:
+        log(f"serve: WARNING: listening on {opts.host}:{opts.port}; this service has no authentication: "
+            "anyone who can reach this address can use it")
     check_port_free(opts.host, opts.port)
     if opts.address is not None:
         check_reachable(opts.address)
     token_mode_for(opts.address)
     ray, _ = import_serve()
-    if opts.host not in LOOPBACK:
-        log(f"serve: WARNING: listening on {opts.host}:{opts.port}; this service has no authentication: "
-            "anyone who can reach this address can use it")
     stop = stop or threading.Event()
     owns = start_ray(ray, opts)
     try:

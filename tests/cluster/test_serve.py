@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -207,7 +208,9 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     expected.pop("command")
     assert json.loads(body) == expected
     status, head, body = http(f"{service['main']}/healthz")
-    assert status == 200 and json.loads(body)["status"] == "ok"
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["backend"] == "onnxruntime"
+    assert health["torch_imported"] is False  # the replica runs the torch-free runtime
 
 
 @pytest.mark.parametrize("path, data, method, status, needle", [
@@ -389,8 +392,25 @@ def test_cli_serve_refuses_bad_input_before_starting(tiny_bundle, tmp_path):
     assert_one_line_error(run_cli("serve", tmp_path / "nothing", cwd=tmp_path), 2, "nothing")
     assert_one_line_error(run_cli("serve", tiny_bundle, "--port", "70000", cwd=tmp_path), 2, "--port 70000")
     assert_one_line_error(run_cli("serve", tiny_bundle, "--oversize", "shrink", cwd=tmp_path), 2, "shrink")
+    # another address than 127.0.0.1: the warning first (here an address this machine does not have)
+    proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
+    assert "this service has no authentication" in proc.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_one_line_error(run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path), 2, f"127.0.0.1:{port}")
+        proc = run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path)
+        assert_one_line_error(proc, 2, f"127.0.0.1:{port}")
+        assert "no authentication" not in proc.stderr  # 127.0.0.1: no warning
+
+
+def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):
+    """Ray hidden from the interpreter (an import that fails, as without the extra)."""
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "from inrgan_export.cli import main\n"
+            f"sys.exit(main(['serve', {str(tiny_bundle)!r}, '--port', '{free_port()}']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    from ..conftest import assert_one_line_error
+
+    assert_one_line_error(proc, 3, "serve needs Ray Serve", "pip install 'inrgan-export[cluster]'")
