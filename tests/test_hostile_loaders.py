@@ -11,7 +11,6 @@ import signal
 import resource
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
