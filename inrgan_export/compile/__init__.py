@@ -90,6 +90,7 @@ TARGETS: dict[str, str] = {
     "onnx": "onnx:OnnxTarget",
     "openvino": "openvino:OpenVINOTarget",
     "tensorrt": "tensorrt:TensorRTTarget",
+    "ort-mobile": "ort_mobile:OrtMobileTarget",
 }
 
 
