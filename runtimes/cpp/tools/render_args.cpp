@@ -11,7 +11,7 @@ namespace inrgan::cli {
 
 const char* const kUsage =
     "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy] [--size HxW] [--window X0,Y0,X1,Y1]\n"
-    "                     [--backend openvino|tensorrt] [--device CPU] [--threads N] [--max-memory BYTES]\n"
+    "                     [--backend openvino|tensorrt|onnxruntime] [--device CPU] [--threads N] [--max-memory BYTES]\n"
     "                     -o OUT.png|OUT.npy\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
@@ -20,8 +20,8 @@ const char* const kUsage =
     "  --latent Z.npy    float32 latents [N, z_dim]\n"
     "  --size HxW        output size, or N for NxN (default: the native size)\n"
     "  --window X0,Y0,X1,Y1  region in native-image units (default 0,0,1,1)\n"
-    "  --backend B       openvino (default) or tensorrt\n"
-    "  --device D        backend device (default CPU for openvino, cuda:0 for tensorrt)\n"
+    "  --backend B       openvino (default), tensorrt or onnxruntime\n"
+    "  --device D        backend device (default CPU for openvino and onnxruntime, cuda:0 for tensorrt)\n"
     "  --threads N       CPU threads for the backend (default: the backend's choice)\n"
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
     "  -o OUT            OUT.png (one file per image, OUT-seed0003.png when several) or OUT.npy (raw [N,3,H,W])\n"
