@@ -88,13 +88,16 @@ if(NOT _ort_why)
     # the wheel's file is libonnxruntime.so.1.<minor>.<patch> but its soname is libonnxruntime.so.1,
     # which the wheel does not have: link through a file of that name in the build tree, so the
     # build tree's RPATH finds it at run time
-    string(REGEX MATCH "^[0-9]+" _ort_major "${OnnxRuntime_VERSION}")
-    set(_ort_link "${CMAKE_BINARY_DIR}/onnxruntime/libonnxruntime.so.${_ort_major}")
-    file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/onnxruntime")
-    file(CREATE_LINK "${OnnxRuntime_LIBRARY}" "${_ort_link}" SYMBOLIC)
     add_library(OnnxRuntime::onnxruntime SHARED IMPORTED)
+    set(_ort_link "${OnnxRuntime_LIBRARY}")  # an unversioned file (e.g. an Android AAR's) is linked as it is
+    if(OnnxRuntime_VERSION)
+      string(REGEX MATCH "^[0-9]+" _ort_major "${OnnxRuntime_VERSION}")
+      set(_ort_link "${CMAKE_BINARY_DIR}/onnxruntime/libonnxruntime.so.${_ort_major}")
+      file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/onnxruntime")
+      file(CREATE_LINK "${OnnxRuntime_LIBRARY}" "${_ort_link}" SYMBOLIC)
+      set_target_properties(OnnxRuntime::onnxruntime PROPERTIES IMPORTED_SONAME "libonnxruntime.so.${_ort_major}")
+    endif()
     set_target_properties(OnnxRuntime::onnxruntime PROPERTIES IMPORTED_LOCATION "${_ort_link}"
-                          IMPORTED_SONAME "libonnxruntime.so.${_ort_major}"
                           INTERFACE_INCLUDE_DIRECTORIES "${OnnxRuntime_INCLUDE_DIR}")
   endif()
 else()
