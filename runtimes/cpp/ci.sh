@@ -34,7 +34,8 @@ fi
 # -- the test bundle: exported by the first test run, reused by the second
 build_root="$here/build"
 bundle="$build_root/tiny_onnx"
-rm -rf "$bundle"
+ort_bundles="$build_root/ort_bundles"  # the ONNX Runtime backend's test bundles, likewise
+rm -rf "$bundle" "$ort_bundles"
 mkdir -p "$build_root"
 
 run_config() {  # name, extra cmake arguments...
@@ -45,7 +46,7 @@ run_config() {  # name, extra cmake arguments...
   if [ -f "$dir/CMakeCache.txt" ] && ! grep -q "^CMAKE_GENERATOR:INTERNAL=Ninja$" "$dir/CMakeCache.txt"; then
     rm -rf "$dir"
   fi
-  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" "$@" >/dev/null
+  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" -DINRGAN_TEST_ORT_DIR="$ort_bundles" "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" --output-on-failure
 }
