@@ -98,11 +98,15 @@ def convert_to_ort(onnx_files: dict[str, Path], out: Path) -> dict[str, Path]:
         # the converter prints its progress; keep the CLI's own output clean. Its level comes from
         # an environment variable that would rename the files: pin it to "all".
         env_level = os.environ.pop("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL", None)
+        config_log = logging.getLogger("ort_format_model.utils")  # logs the config's temporary path at INFO
+        config_log_level = config_log.level
+        config_log.setLevel(logging.WARNING)
         try:
             with contextlib.redirect_stdout(printed):
                 convert_onnx_models_to_ort(src, output_dir=dst, optimization_styles=[OptimizationStyle.Fixed],
                                            target_platform="arm")
         finally:
+            config_log.setLevel(config_log_level)
             if env_level is not None:
                 os.environ["ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"] = env_level
         files = {}
