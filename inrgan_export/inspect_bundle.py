@@ -40,6 +40,7 @@ def inspect_bundle(path: str | Path, verify_checksums: bool = True) -> dict[str,
         gates = m["int8"].get("gates", {})
         precisions["int8"] = {"layers": m["int8"].get("int8_layers"), "gate_passed": gates.get("passed")}
     files = {rel: e.bytes for rel, e in m.files.items()}
+    mobile = m.get("ort_mobile")
     return {
         "bundle": str(bundle.path),
         "manifest_version": m.version,
@@ -55,6 +56,9 @@ def inspect_bundle(path: str | Path, verify_checksums: bool = True) -> dict[str,
         "graphs": {name: graphs[name] for name in (*[g for g in GRAPHS if g in graphs], *[g for g in graphs if g not in GRAPHS])},
         "precisions": precisions,
         "parity": parity_verdicts(m.get("parity")),
+        # target ort-mobile: the reduced build's operator list and the execution providers ONNX Runtime's check suggests
+        "ort_mobile": None if not mobile else {"required_operators": mobile.get("required_operators"),
+                                               "execution_providers": mobile.get("execution_providers")},
         "files": files,
         "total_bytes": sum(files.values()),
         "created": m.get("created"),
@@ -91,6 +95,10 @@ def format_inspect(info: dict[str, Any]) -> str:
     for name, g in info["graphs"].items():
         io = ", ".join(f"{t['name']}{list(t['shape'])}" for t in g["inputs"][:4]) + (" ..." if len(g["inputs"]) > 4 else "")
         lines.append(f"  {name:<10} {', '.join(g['files'].values())}  dynamic {', '.join(g['dynamic_dims']) or '-'}  in: {io}")
+    if info.get("ort_mobile"):
+        eps = info["ort_mobile"]["execution_providers"] or {}
+        lines.append("mobile      " + "; ".join(f"{platform}: {v['use']}" for platform, v in eps.items())
+                     + f"  (reduced build: {info['ort_mobile']['required_operators']})")
     parity = info["parity"]
     if parity is None:
         lines.append("parity      (none recorded)")

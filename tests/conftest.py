@@ -74,6 +74,15 @@ def tiny_bundle(tiny_export) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_ort_mobile(tmp_path_factory) -> Path:
+    """demo:tiny exported for ONNX Runtime Mobile (.ort graphs) through the real CLI."""
+    out = tmp_path_factory.mktemp("bundles") / "tiny_ort"
+    proc = run_cli("demo:tiny", "--target", "ort-mobile", "-o", out, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     from inrgan_export.checkpoint import demo_checkpoint
 

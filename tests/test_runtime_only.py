@@ -112,3 +112,34 @@ print(rc, ",".join(heavy))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["0"], proc.stdout
     assert len(list(tmp_path.glob("r-seed*.png"))) == 2
+
+
+def test_ort_mobile_bundle_renders_without_torch(runtime_venv, tiny_ort_mobile, tmp_path):
+    """The .ort graphs of target ort-mobile open through open_bundle and the CLI's render in the
+    runtime-only install, and give the ONNX graphs' images."""
+    script = f"""
+import sys, numpy as np
+from inrgan_export import open_bundle
+z = np.random.RandomState(0).randn(2, 16).astype(np.float32)
+with open_bundle({str(tiny_ort_mobile)!r}) as g:
+    kind = g.graph_kind
+    img = g.generate(z, (24, 20), window=(-0.25, -0.25, 1.25, 1.25))
+np.save({str(tmp_path / 'out.npy')!r}, img)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "polygraphy", "onnxscript", "openvino"))
+print(kind, "heavy:", ",".join(heavy))
+"""
+    proc = _run([runtime_venv / "bin" / "python", "-c", script], cwd=tmp_path, env=_clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ort", "heavy:"], proc.stdout
+    from inrgan_export.bundle import Bundle
+    from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator
+
+    z = np.random.RandomState(0).randn(2, 16).astype(np.float32)
+    with OnnxRuntimeGenerator(Bundle.open(tiny_ort_mobile), graph_kind="onnx") as onnx_gen:
+        expected = onnx_gen.generate(z, (24, 20), window=(-0.25, -0.25, 1.25, 1.25))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    out = tmp_path / "ort.png"
+    proc = _run([runtime_venv / "bin" / "inrgan-export", "render", tiny_ort_mobile, "--seed", "0", "--size", "16x16", "-o", out],
+                cwd=tmp_path, env=_clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()

@@ -91,6 +91,7 @@ TARGETS: dict[str, str] = {
     "openvino": "openvino:OpenVINOTarget",
     "tensorrt": "tensorrt:TensorRTTarget",
     "executorch": "executorch:ExecuTorchTarget",
+    "ort-mobile": "ort_mobile:OrtMobileTarget",
 }
 
 

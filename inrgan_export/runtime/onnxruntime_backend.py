@@ -10,13 +10,17 @@ from ..bundle import Bundle
 from ..errors import BackendUnavailable, UnsupportedOption, UsageError
 from .base import Generator, hypernet_extras
 
+#: the per-graph file kind of graphs in ONNX Runtime's own format (target ort-mobile)
+ORT_GRAPH_KIND = "ort"
 DEVICE_PROVIDERS = {"CPU": ["CPUExecutionProvider"], "CUDA": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 
 
 def ort_session(model: str | Path | bytes, threads: int | None = None, providers: Sequence[str] = ("CPUExecutionProvider",),
-                quiet: bool = True):
+                quiet: bool = True, ort_format: bool = False):
     """The one place ONNX Runtime sessions are made: a graph file or serialized bytes, with
-    the thread count and log level every caller wants the same way."""
+    the thread count and log level every caller wants the same way. ``ort_format``: the model
+    is in ONNX Runtime's own format (``.ort``, the mobile target's graphs), said explicitly
+    rather than guessed from bytes."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -26,6 +30,8 @@ def ort_session(model: str | Path | bytes, threads: int | None = None, providers
         so.log_severity_level = 3
     if threads:
         so.intra_op_num_threads = threads
+    if ort_format:
+        so.add_session_config_entry("session.load_model_format", "ORT")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, so, providers=list(providers))
 
@@ -74,7 +80,7 @@ class OnnxRuntimeGenerator(Generator):
     def session(self, name: str):
         if name not in self.sessions:
             path = self.bundle.graph_file(name, self.graph_kind)
-            self.sessions[name] = ort_session(path, self.threads, self.providers())
+            self.sessions[name] = ort_session(path, self.threads, self.providers(), ort_format=self.graph_kind == ORT_GRAPH_KIND)
         return self.sessions[name]
 
     def activate_impl(self) -> None:

@@ -34,7 +34,8 @@ fi
 # -- the test bundle: exported by the first test run, reused by the second
 build_root="$here/build"
 bundle="$build_root/tiny_onnx"
-rm -rf "$bundle" "$build_root"/sg2_tiny_*_onnx  # the sg2 fixtures are exported next to it
+ort_bundles="$build_root/ort_bundles"  # the ONNX Runtime backend's test bundles, likewise
+rm -rf "$bundle" "$build_root"/sg2_tiny_*_onnx "$ort_bundles"  # the sg2 fixtures are exported next to it
 mkdir -p "$build_root"
 
 run_config() {  # name, extra cmake arguments...
@@ -46,7 +47,7 @@ run_config() {  # name, extra cmake arguments...
     rm -rf "$dir"
   fi
   # tests forced on: a cache left with INRGAN_BUILD_TESTS=OFF must not turn CI into a no-op
-  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" -DINRGAN_BUILD_TESTS=ON "$@" >/dev/null
+  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" -DINRGAN_TEST_ORT_DIR="$ort_bundles" -DINRGAN_BUILD_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   # the Python-backed suite must be registered (it is the one that renders bundles)
   ctest --test-dir "$dir" -N | grep "python_parity_and_errors" >/dev/null \

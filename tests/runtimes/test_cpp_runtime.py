@@ -642,7 +642,7 @@ BAD_ARGUMENTS = {
     "latent missing": (["--latent", "{tmp}/missing.npy"], 2, "does not exist"),
     "output suffix": (["-o", "{tmp}/out.jpg"], 2, "must end in .png or .npy"),
     "output directory": (["-o", "{tmp}/no/such/dir/out.png"], 2, "does not exist"),
-    "unknown backend": (["--backend", "onnxruntime"], 2, "unknown backend 'onnxruntime'; valid: openvino, tensorrt"),
+    "unknown backend": (["--backend", "tflite"], 2, "unknown backend 'tflite'; valid: openvino, tensorrt, onnxruntime"),
     "unknown option": (["--colour", "red"], 2, "unrecognized argument --colour"),
     "threads": (["--threads", "0"], 2, "'0' is not a positive integer"),
     "memory": (["--max-memory", "10"], 2, "memory budget '10' is too small"),

@@ -10,6 +10,7 @@ std::string to_string(Backend backend) {
   switch (backend) {
     case Backend::OpenVINO: return "openvino";
     case Backend::TensorRT: return "tensorrt";
+    case Backend::OnnxRuntime: return "onnxruntime";
   }
   return "unknown";
 }
@@ -19,7 +20,8 @@ Backend parse_backend(const std::string& name) {
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "openvino") return Backend::OpenVINO;
   if (lower == "tensorrt") return Backend::TensorRT;
-  throw UsageError("unknown backend '" + name + "'; valid: openvino, tensorrt");
+  if (lower == "onnxruntime") return Backend::OnnxRuntime;
+  throw UsageError("unknown backend '" + name + "'; valid: openvino, tensorrt, onnxruntime");
 }
 
 bool is_built(Backend backend) {
@@ -29,6 +31,9 @@ bool is_built(Backend backend) {
 #endif
 #ifdef INRGAN_WITH_TENSORRT
     case Backend::TensorRT: return true;
+#endif
+#ifdef INRGAN_WITH_ONNXRUNTIME
+    case Backend::OnnxRuntime: return true;
 #endif
     default: return false;
   }
@@ -43,10 +48,14 @@ std::unique_ptr<DeviceBackend> open_backend(Backend backend, const std::string& 
 #ifdef INRGAN_WITH_TENSORRT
   if (backend == Backend::TensorRT) return open_tensorrt(device, options);
 #endif
+#ifdef INRGAN_WITH_ONNXRUNTIME
+  if (backend == Backend::OnnxRuntime) return open_onnxruntime(device, options);
+#endif
   (void)device;
   (void)options;
-  const char* how = backend == Backend::TensorRT
-                        ? " (configure with -DINRGAN_WITH_TENSORRT=ON on a machine with TensorRT and CUDA)"
+  const char* how = backend == Backend::TensorRT ? " (configure with -DINRGAN_WITH_TENSORRT=ON on a machine with TensorRT and CUDA)"
+                    : backend == Backend::OnnxRuntime
+                        ? " (configure with -DINRGAN_WITH_ONNXRUNTIME=ON and the onnxruntime wheel in INRGAN_PYTHON)"
                         : " (configure with -DINRGAN_WITH_OPENVINO=ON and OpenVINO's CMake config)";
   throw BackendUnavailable("backend " + to_string(backend) + " is not built into this inrgan library" + how);
 }

@@ -307,7 +307,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   if (!graphs.is_object()) f.fail("graphs", "must be an object");
   for (const auto& [name, entry] : graphs.items()) {
     if (!entry.is_object()) f.fail("graphs." + name, "must be an object");
-    for (const char* kind : {"onnx", "openvino", "tensorrt"}) {
+    for (const char* kind : {"onnx", "openvino", "tensorrt", "ort"}) {
       if (!entry.contains(kind)) continue;
       const std::string field = "graphs." + name + "." + kind;
       const std::string rel = f.str(field);

@@ -122,7 +122,7 @@ TEST_CASE(command_lines) {
   CHECK_THROWS(UsageError, cli::parse_render_args({"-o", "x.png"}), "BUNDLE");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--bogus", "-o", "x.png"}), "--bogus");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "-o"}), "expected one argument");
-  CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--backend", "onnxruntime", "-o", "x.png"}), "valid: openvino, tensorrt");
+  CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--backend", "tflite", "-o", "x.png"}), "valid: openvino, tensorrt, onnxruntime");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--threads", "0", "-o", "x.png"}), "positive integer");
 }
 
