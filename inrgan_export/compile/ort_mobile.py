@@ -94,6 +94,9 @@ def convert_to_ort(onnx_files: dict[str, Path], out: Path) -> dict[str, Path]:
         src.mkdir()
         for name, path in onnx_files.items():
             os.symlink(path.resolve(), src / f"{name}.onnx")
+            for data in external_data_files(path):  # ONNX Runtime resolves them next to the graph
+                if not (src / data).exists():
+                    os.symlink((path.parent / data).resolve(), src / data)
         printed = io.StringIO()
         # the converter prints its progress; keep the CLI's own output clean. Its level comes from
         # an environment variable that would rename the files: pin it to "all".
@@ -119,6 +122,16 @@ def convert_to_ort(onnx_files: dict[str, Path], out: Path) -> dict[str, Path]:
         lines = [f"# - {Path(line[4:]).name}" if line.startswith("# - ") else line for line in lines]
         (out / REQUIRED_OPERATORS).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return files
+
+
+def external_data_files(path: Path) -> set[str]:
+    """The files a graph keeps its large weights in (hypernet.weights, shared by hypernet.onnx
+    and generator.onnx), by the names the graph gives them."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {e.value for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+            for e in t.external_data if e.key == "location"}
 
 
 def check_usability(onnx_file: Path) -> dict[str, Any]:

@@ -23,9 +23,13 @@ install(EXPORT inrganTargets NAMESPACE inrgan:: DESTINATION ${INRGAN_CMAKE_DIR})
 set(INRGAN_CONFIG_WITH_OPENVINO ${INRGAN_WITH_OPENVINO})
 set(INRGAN_CONFIG_WITH_TENSORRT ${INRGAN_TENSORRT_FOUND})
 set(INRGAN_CONFIG_OPENVINO_DIR "${OpenVINO_DIR}")
+set(INRGAN_CONFIG_WITH_ONNXRUNTIME ${INRGAN_ONNXRUNTIME_FOUND})
+set(INRGAN_CONFIG_ONNXRUNTIME_LIBRARY "${OnnxRuntime_LIBRARY}")
+set(INRGAN_CONFIG_ONNXRUNTIME_INCLUDE_DIR "${OnnxRuntime_INCLUDE_DIR}")
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/inrganConfig.cmake.in
   ${PROJECT_BINARY_DIR}/inrganConfig.cmake INSTALL_DESTINATION ${INRGAN_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/inrganConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/inrganConfig.cmake ${PROJECT_BINARY_DIR}/inrganConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/FindTensorRT.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/FindOnnxRuntime.cmake
         DESTINATION ${INRGAN_CMAKE_DIR})
