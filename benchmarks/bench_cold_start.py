@@ -81,6 +81,7 @@ def main() -> None:
     variants = build(args.work, args.old_rev)
     names = list(variants)
     times: dict[str, list[float]] = {n: [] for n in names}
+    args.work = args.work.resolve()
     out_dir = args.work / "renders"
     out_dir.mkdir(exist_ok=True)
     for r in range(args.rounds + 1):  # round 0: warm-up (page cache), not counted
@@ -90,7 +91,9 @@ def main() -> None:
             png = out_dir / f"{names.index(name)}.png"
             png.unlink(missing_ok=True)
             t = time.perf_counter()
-            sh([*v["cmd"], "render", args.bundle, "--seed", "0", "--size", "64x64", "-o", png], env=v["env"])
+            # cwd outside the checkout: `python -m` puts the working directory first on sys.path
+            sh([*v["cmd"], "render", args.bundle.resolve(), "--seed", "0", "--size", "64x64", "-o", png],
+               env=v["env"], cwd=args.work)
             dt = time.perf_counter() - t
             if r:
                 times[name].append(dt)
