@@ -50,12 +50,8 @@ def sg2_ort(tmp_path_factory):
     return _ort_export("demo:sg2-tiny", "sg2_ort", tmp_path_factory)
 
 
-def _render_or_skip_unreadable(built, bundle, *args):
-    """The C++ manifest reader learns manifest 1.1 and the sg2 family in its own change; until
-    then such a bundle is refused with one line, and this test says so instead of passing."""
+def _render(built, bundle, *args):
     proc = render_cpp(built, bundle, *args, check=False)
-    if proc.returncode == 2 and ("this runtime reads 1" in proc.stderr or "this runtime knows" in proc.stderr):
-        pytest.skip(f"this C++ runtime cannot read the bundle yet: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -69,8 +65,8 @@ def test_ort_bundle_renders_as_python(built, paper_ort, sg2_ort, tmp_path, famil
         z = np.random.RandomState(5).randn(2, g.interface.z_dim).astype(np.float32)
         want = g.generate(z, size, window)
     np.save(tmp_path / "z.npy", z)
-    _render_or_skip_unreadable(built, path, "--backend", "onnxruntime", "--threads", "2", "--latent", tmp_path / "z.npy",
-                               "--size", f"{size[0]}x{size[1]}", "--window", window_text(window), "-o", tmp_path / "cpp.npy")
+    _render(built, path, "--backend", "onnxruntime", "--threads", "2", "--latent", tmp_path / "z.npy",
+            "--size", f"{size[0]}x{size[1]}", "--window", window_text(window), "-o", tmp_path / "cpp.npy")
     got = np.load(tmp_path / "cpp.npy")
     assert got.shape == want.shape and np.isfinite(got).all()
     assert float(np.abs(got - want).max()) <= TOLERANCE
@@ -81,15 +77,13 @@ def test_onnx_bundle_runs_its_onnx_graphs(built, bundle, tmp_path):  # noqa: F81
         z = np.random.RandomState(6).randn(1, g.interface.z_dim).astype(np.float32)
         want = g.generate(z, (12, 20))
     np.save(tmp_path / "z.npy", z)
-    _render_or_skip_unreadable(built, bundle, "--backend", "onnxruntime", "--latent", tmp_path / "z.npy", "--size", "12x20",
-                               "-o", tmp_path / "cpp.npy")
+    _render(built, bundle, "--backend", "onnxruntime", "--latent", tmp_path / "z.npy", "--size", "12x20",
+            "-o", tmp_path / "cpp.npy")
     assert float(np.abs(np.load(tmp_path / "cpp.npy") - want).max()) <= TOLERANCE
 
 
 def test_other_devices_are_unavailable(built, paper_ort, tmp_path):
     proc = render_cpp(built, paper_ort, "--backend", "onnxruntime", "--device", "GPU", "--seed", "0", "-o",
                       tmp_path / "x.png", check=False)
-    if "this runtime reads 1" in proc.stderr:
-        pytest.skip(f"this C++ runtime cannot read the bundle yet: {proc.stderr.strip()}")
     one_line_error(proc, 3, "runs on device CPU only", "GPU")
     assert not (tmp_path / "x.png").exists()
