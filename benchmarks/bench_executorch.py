@@ -93,7 +93,7 @@ def main() -> int:
         for s in sizes:
             grid = model.layout.build((s, s), None, batch=1).for_batch(1)
             feeds = {"theta": theta, **grid}
-            names = [n for n in model.inr.input_names]
+            names = [spec.name for spec in model.layout.input_specs()]
             et_inputs = [torch.from_numpy(theta)] + [torch.from_numpy(grid[n]) for n in names]
             fns[(s, "executorch-xnnpack")] = lambda et_inputs=et_inputs: method.execute(et_inputs)[0]
             fns[(s, "onnxruntime")] = lambda feeds=feeds: sess.run(None, feeds)[0]
