@@ -66,7 +66,7 @@ def main() -> int:
     z = torch.from_numpy(np.random.RandomState(0).randn(args.batch, model.z_dim).astype(np.float32))
     with torch.no_grad():
         theta = model.hypernet(z)
-    tensors = [torch.from_numpy(grid[n]) for n in model.inr.input_names]
+    tensors = [torch.from_numpy(grid[n]) for n in [spec.name for spec in model.layout.input_specs()]]
     print(f"# {args.preset} INR at {args.size}x{args.size}, batch {args.batch}, {args.threads} threads: "
           f"{macs / 1e9:.2f} GMACs; {args.rounds} alternating rounds after 1 warm-up", file=sys.stderr)
 
@@ -164,7 +164,7 @@ def main_sizes(args, sizes: list[int]) -> int:
             feeds = {"theta": theta.numpy(), **grid}
             macs[size] = family.macs(model.cfg, model.layout.size_rule.block_shapes((size, size)))["inr"] * args.batch
             with torch.no_grad():
-                ref = model.inr(theta, *[torch.from_numpy(grid[n]) for n in model.inr.input_names]).numpy()
+                ref = model.inr(theta, *[torch.from_numpy(grid[n]) for n in [spec.name for spec in model.layout.input_specs()]]).numpy()
             paths = {"onnxruntime fp32": (lambda feeds=feeds: sess.run(None, feeds)[0], sess.run(None, feeds)[0])}
             paths.update(openvino_paths(path, args.openvino.split(","), args.threads, feeds))
             if args.int8_bundle is not None:
