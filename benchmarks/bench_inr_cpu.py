@@ -5,9 +5,10 @@ peak) | PyTorch eager reference | ONNX Runtime FP32 | OpenVINO at each precision
 (inference precision set explicitly and read back) — on the INR of a demo preset.
 
 With --int8-bundle (an INT8 bundle of the same preset, e.g. from
-`inrgan-export demo:church --target openvino --precision int8`) its Q/DQ INR graph is timed in
-the same rounds through ONNX Runtime and through OpenVINO (the bundle's IR, f32 inference
-precision, INT8 from its FakeQuantize nodes), and each is compared with its FP32 path.
+`inrgan-export demo:church --target openvino --precision int8`, or --target onnx / ort-mobile)
+its Q/DQ INR graph is timed in the same rounds through ONNX Runtime and through OpenVINO (the
+bundle's IR, or its Q/DQ ONNX where it has no IR; f32 inference precision, INT8 from the
+FakeQuantize nodes), and each is compared with its FP32 path.
 
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --size 256 --threads 2
     .venv/bin/python benchmarks/bench_inr_cpu.py --preset church --openvino fp32 --int8-bundle church_ov8/
@@ -15,7 +16,10 @@ precision, INT8 from its FakeQuantize nodes), and each is compared with its FP32
 With --sizes 64,128,256,512 every path runs at every size within each round (sizes
 interleaved, the sgemm peak re-measured in the same rounds), and the speed-ups (OpenVINO BF16
 and INT8 against OpenVINO FP32, ONNX Runtime INT8 against ONNX Runtime FP32) are medians of
-per-round ratios with their IQR, beside each path's worst PSNR against PyTorch FP32:
+per-round ratios with their IQR, beside each path's worst PSNR against PyTorch FP32. Each path
+runs as the runtime runs it: through the runtime's planner, so OpenVINO runs stay under its
+1 GiB cap (one tensor of 2 GiB makes OpenVINO's CPU plugin return wrong values) and are split
+into tiles where the runtime would split them:
 
     flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_inr_cpu.py --preset church \
         --sizes 64,128,256,512 --threads 2 --rounds 9 --openvino fp32,bf16 --json out.json
@@ -38,6 +42,9 @@ from inrgan_export.environment import machine_info
 from inrgan_export.bench.timing import interleaved, sgemm_paths
 from inrgan_export.checkpoint import demo_checkpoint
 from inrgan_export.onnx_export import export_graph
+from inrgan_export.runtime.base import Generator
+from inrgan_export.runtime.openvino_backend import OPENVINO_RUN_BYTES
+from inrgan_export.runtime.torch_backend import interface_of
 from inrgan_export.split import split
 
 
@@ -100,7 +107,7 @@ def main() -> int:
     for name, (fn, out) in ov_paths.items():
         fns[name] = fn
         flops[name] = 2.0 * macs
-        max_abs_ov[name] = float(np.abs(out - ref).max())
+        max_abs_ov[name] = float(np.abs(np.array(fn(), copy=True) - ref).max())
     timings = interleaved(fns, rounds=args.rounds)
     gflops = {name: flops[name] / t.median_s / 1e9 for name, t in timings.items()}
     peak = max(gflops[name] for name in sgemm)
@@ -159,16 +166,21 @@ def main_sizes(args, sizes: list[int]) -> int:
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        iface = interface_of(model, family)
         for size in sizes:
-            grid = model.layout.build((size, size), None, batch=1).for_batch(args.batch)
+            grid_inputs = model.layout.build((size, size), None, batch=1)
+            grid = grid_inputs.for_batch(args.batch)
             feeds = {"theta": theta.numpy(), **grid}
             macs[size] = family.macs(model.cfg, model.layout.size_rule.block_shapes((size, size)))["inr"] * args.batch
             with torch.no_grad():
                 ref = model.inr(theta, *[torch.from_numpy(grid[n]) for n in [spec.name for spec in model.layout.input_specs()]]).numpy()
-            paths = {"onnxruntime fp32": (lambda feeds=feeds: sess.run(None, feeds)[0], sess.run(None, feeds)[0])}
+            paths = {"onnxruntime fp32": (lambda feeds=feeds: sess.run(None, feeds)[0], None)}
             paths.update(openvino_paths(path, args.openvino.split(","), args.threads, feeds))
             if args.int8_bundle is not None:
                 paths.update(int8_paths(args.int8_bundle, args.preset, args.threads, feeds))
+            # every path runs as the runtime runs it: split by the runtime's planner where one run
+            # would exceed its activation budget (OpenVINO's 1 GiB run cap, see openvino_backend)
+            paths = {name: planned(iface, name, fn, theta.numpy(), grid_inputs) for name, (fn, _) in paths.items()}
             for name, (fn, out) in paths.items():
                 fns[f"{name} @{size}"] = fn
                 quality[f"{name} @{size}"] = {
@@ -215,6 +227,36 @@ def main_sizes(args, sizes: list[int]) -> int:
     return 0
 
 
+class _PlannedRun(Generator):
+    """One timed path behind the runtime's planner: a run over the budget is split into
+    batch chunks and tiles exactly as ``render`` would split it."""
+
+    backend = "bench"
+
+    def __init__(self, iface, run, max_memory):
+        super().__init__(iface, max_memory)
+        self._run = run
+
+    def activate_impl(self) -> None:
+        pass
+
+    def hypernet_impl(self, feeds):
+        raise NotImplementedError("the INR benchmark times the INR only")
+
+    def inr_impl(self, theta, grid):
+        return np.array(self._run({self.interface.theta_name: theta, **grid}), copy=False)
+
+
+def planned(iface, name: str, run, theta: np.ndarray, grid_inputs) -> tuple:
+    """(timed function, its output) for one path: OpenVINO paths under the runtime's run cap."""
+    gen = _PlannedRun(iface, run, OPENVINO_RUN_BYTES if name.startswith("openvino") else None).activate()
+    out = gen.render_on(theta, grid_inputs)
+    if gen.last_plan is not None and (gen.last_plan.pieces > 1 or gen.last_plan.batch_chunk < theta.shape[0]):
+        print(f"# {name} at {grid_inputs.output_shape[0]}x{grid_inputs.output_shape[1]}: split into "
+              f"{gen.last_plan.pieces} piece(s), batch chunks of {gen.last_plan.batch_chunk} (the runtime's plan)", file=sys.stderr)
+    return (lambda: gen.render_on(theta, grid_inputs)), out
+
+
 def openvino_paths(onnx_path: Path, precisions: list[str], threads: int, feeds: dict) -> dict:
     """{"openvino <p>": (fn, output)} for the precisions this CPU runs; compiled from the INR
     ONNX with the inference precision set explicitly and checked on the compiled model."""
@@ -237,11 +279,11 @@ def openvino_paths(onnx_path: Path, precisions: list[str], threads: int, feeds: 
         assert inference_precision(compiled) == PRECISION_HINTS[p]
         request = compiled.create_infer_request()
 
-        def run(request=request):
+        def run(feeds=feeds, request=request):
             request.infer(feeds)
             return request.get_output_tensor(0).data
 
-        out[f"openvino {p}"] = (run, np.array(run(), copy=True))
+        out[f"openvino {p}"] = (run, None)
     return out
 
 
@@ -259,22 +301,29 @@ def int8_paths(bundle_dir: Path, preset: str, threads: int, feeds: dict) -> dict
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     sess = ort.InferenceSession(str(bundle_dir / "inr.onnx"), so, providers=["CPUExecutionProvider"])
-    out = {"onnxruntime int8": (lambda: sess.run(None, feeds)[0], sess.run(None, feeds)[0])}
+    out = {"onnxruntime int8": (lambda feeds=feeds: sess.run(None, feeds)[0], None)}
+    # OpenVINO INT8: the bundle's IR where it has one (--target openvino), otherwise its Q/DQ
+    # ONNX (--target onnx or ort-mobile), which OpenVINO reads as FakeQuantize the same way
     ir = bundle_dir / "inr.xml"
-    if ir.exists():
+    source = ir if ir.exists() else bundle_dir / "inr.onnx"
+    try:
         import openvino as ov
-        from inrgan_export.runtime.openvino_backend import inference_precision
+    except ImportError:
+        print("# OpenVINO not installed: openvino int8 skipped", file=sys.stderr)
+        return out
+    from inrgan_export.runtime.openvino_backend import inference_precision
 
-        compiled = ov.Core().compile_model(str(ir), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+    print(f"# openvino int8 from {source.name}", file=sys.stderr)
+    compiled = ov.Core().compile_model(str(source), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
                                                             "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
-        assert inference_precision(compiled) == "f32"
-        request = compiled.create_infer_request()
+    assert inference_precision(compiled) == "f32"
+    request = compiled.create_infer_request()
 
-        def run(request=request):
-            request.infer(feeds)
-            return request.get_output_tensor(0).data
+    def run(feeds=feeds, request=request):
+        request.infer(feeds)
+        return request.get_output_tensor(0).data
 
-        out["openvino int8"] = (run, np.array(run(), copy=True))
+    out["openvino int8"] = (run, None)
     return out
 
 

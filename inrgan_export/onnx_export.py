@@ -236,21 +236,19 @@ def fuse_files(first_path: Path, second_path: Path, join: str, path: Path, doc: 
     once: the first graph keeps them in its external data file and the fused graph points at
     the same bytes (same file, offsets and lengths), so a bundle holds each weight once. Both
     graphs must stay in one directory (ONNX resolves external data next to the graph file)."""
-    import onnx.compose
-
     if first_path.parent.resolve() != path.parent.resolve():
         raise ValueError(f"fused graph {path} must sit next to {first_path}, whose weights it shares")
     shared = external_weights(first_path)
-    first, second = onnx.load(str(first_path)), onnx.load(str(second_path))
-    merged = onnx.compose.merge_models(first, second, io_map=[(join, join)], prefix1="hypernet/", prefix2="inr/", doc_string=doc)
-    del first
+    # the first graph's weights are never read: its initializers stay references into its
+    # external data file (the fused graph sits next to it), which keeps the fusion's memory at
+    # the size of the graph structure rather than two copies of every weight
+    first = onnx.load(str(first_path), load_external_data=False)
+    second = onnx.load(str(second_path))
+    merged = merge_referencing(first, second, join, doc)
     for tensor in merged.graph.initializer:
         entries = shared.get(tensor.name.split("/", 1)[1]) if tensor.name.startswith("hypernet/") else None
-        if entries is not None:
-            tensor.ClearField("raw_data")
-            tensor.data_location = onnx.TensorProto.EXTERNAL
-            del tensor.external_data[:]
-            tensor.external_data.extend(entries)
+        if entries is not None and list(tensor.external_data) != entries:
+            raise RuntimeError(f"fused graph: initializer {tensor.name} lost its external data reference")
     renamed = {}
     for value in list(merged.graph.input) + list(merged.graph.output):
         renamed[value.name] = value.name.split("/", 1)[1]
@@ -262,6 +260,30 @@ def fuse_files(first_path: Path, second_path: Path, join: str, path: Path, doc: 
             node.output[k] = renamed.get(name, name)
     onnx.save(merged, str(path))
     onnx.checker.check_model(str(path), full_check=True)
+    return merged
+
+
+def merge_referencing(first: onnx.ModelProto, second: onnx.ModelProto, join: str, doc: str) -> onnx.ModelProto:
+    """``onnx.compose.merge_models(first, second, io_map=[(join, join)], prefix1="hypernet/",
+    prefix2="inr/")`` without its final in-memory check, which cannot resolve external data
+    references (they are relative to the graph file); the caller checks the written file."""
+    import onnx.compose
+
+    opsets: dict[str, int] = {}
+    for entry in list(first.opset_import) + list(second.opset_import):
+        if opsets.setdefault(entry.domain, entry.version) != entry.version:
+            raise ValueError(f"cannot fuse graphs with opset {opsets[entry.domain]} and {entry.version} of domain {entry.domain!r}")
+    overlap = {f.name for f in first.functions} & {f.name for f in second.functions}
+    if overlap:
+        raise ValueError(f"cannot fuse graphs that both define the local functions {sorted(overlap)}")
+    a = onnx.compose.add_prefix(first, "hypernet/")
+    b = onnx.compose.add_prefix(second, "inr/")
+    graph = onnx.compose.merge_graphs(a.graph, b.graph, [("hypernet/" + join, "inr/" + join)], doc_string=doc)
+    merged = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in opsets.items()],
+                                    ir_version=max(first.ir_version, second.ir_version),
+                                    producer_name=first.producer_name, producer_version=first.producer_version)
+    merged.functions.MergeFrom(a.functions)
+    merged.functions.MergeFrom(b.functions)
     return merged
 
 

@@ -621,9 +621,9 @@ def check_runtimes(runtimes, directory: Path, manifest, ref_runner, ref_name: st
         candidates.append(Candidate(trt, "tensorrt", p, trt.name, gate_for(p, atol, int8_min)))
     # Polygraphy's ONNX Runtime runner takes a whole image at once: on grids above native size
     # its buffers alone exceed a laptop's memory (church at 2×: ~4.5 GB), so it checks the grids
-    # up to native size, and our runtimes (tiled) check every grid
+    # up to native size that are marked for the fused graph, and our runtimes (tiled) every grid
     native = tuple(manifest["interface"]["native_size"])
-    small = [f for f in feeds if f.grid.size[0] * f.grid.size[1] <= native[0] * native[1]]
+    small = [f for f in feeds if f.grid.fused and f.grid.size[0] * f.grid.size[1] <= native[0] * native[1]]
     large = [f for f in feeds if f not in small]
     output = manifest["interface"]["output_name"]
     grids = len({f.grid.key for f in feeds})
@@ -637,7 +637,8 @@ def check_runtimes(runtimes, directory: Path, manifest, ref_runner, ref_name: st
                 order = {f.key: i for i, f in enumerate(feeds)}
                 report.rows.sort(key=lambda r: (order[f"{r.grid.replace(' ', '_')}/b{r.batch}"], r.path))
             for c in untiled:
-                report.gates[c.runner.name]["grids"] = f"up to native size ({native[0]}x{native[1]}): untiled"
+                report.gates[c.runner.name]["grids"] = (f"{', '.join(sorted({f.grid.label for f in small}))} "
+                                                        f"(up to native size {native[0]}x{native[1]}, untiled)")
             return report, refs
 
 

@@ -32,6 +32,11 @@ def test_export_writes_a_passing_report_for_batch_1_and_4_on_both_paths(tiny_bun
     assert {r["grid"] for r in rows} == {g.label for g in parity_grids(16)}
     assert {r["batch"] for r in rows} == {1, 4}
     assert {r["path"] for r in rows} == {"onnxruntime split", "onnxruntime fused (polygraphy)"}
+    grids = parity_grids(16)
+    assert {r["grid"] for r in rows if r["path"] == "onnxruntime split"} == {g.label for g in grids}
+    fused = {(r["grid"], r["batch"]) for r in rows if r["path"] == "onnxruntime fused (polygraphy)"}
+    assert fused == {(g.label, b) for g in grids if g.fused and g.size[0] * g.size[1] <= 16 * 16 for b in g.batches}
+    assert ("native", 1) in fused and ("quarter", 4) in fused and ("double", 1) not in fused
     assert all(r["max_abs"] <= 1e-4 and not r["nan_inf"] and r["precision"] == "fp32" for r in rows)
     assert report["gates"]["onnxruntime split"]["max_abs"] == 1e-4
     assert [t["passed"] for t in report["theta"]] == [True]
