@@ -11,6 +11,7 @@ from typing import Any
 import onnx
 
 from ..errors import ParityError
+from ..grid import CHECK_MAX_MEMORY
 from ..onnx_export import fuse_files
 from .data import CalibrationSpec
 from .plan import build_plan
@@ -36,7 +37,8 @@ def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityE
     opts = ctx.options
     graphs = ctx.manifest["graphs"]
     inr = ctx.directory / graphs["inr"]["onnx"]
-    reference = TorchGenerator(ctx.model, ctx.family, max_memory=opts.max_memory, threads=opts.threads)
+    budget = opts.max_memory if opts.max_memory is not None else CHECK_MAX_MEMORY
+    reference = TorchGenerator(ctx.model, ctx.family, max_memory=budget, threads=opts.threads)
     with tempfile.TemporaryDirectory(prefix="inrgan-int8-") as tmp:
         fp32 = Path(tmp) / "inr.fp32.onnx"
         shutil.move(str(inr), fp32)

@@ -69,13 +69,25 @@ def _f(v: float):
 class InrRunner:
     """ONNX Runtime on an INR graph file: θ + per-grid inputs → images."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, bytes_per_pixel: Sequence[int] = (),
+                 max_memory: int | None = None) -> None:
         from ..runtime.onnxruntime_backend import ort_session
 
         self.session = ort_session(path, threads)
         self.names = {i.name for i in self.session.get_inputs()}
+        self.bytes_per_pixel = tuple(bytes_per_pixel)
+        self.max_memory = max_memory
+
+    def batch_for(self, grid: Mapping[str, np.ndarray], batch: int) -> int:
+        """The largest batch up to ``batch`` whose estimated activations fit the budget."""
+        if not self.bytes_per_pixel or self.max_memory is None:
+            return batch
+        per_sample = sum(b * int(np.prod(grid[f"coords_{i}"].shape[-2:]))
+                         for i, b in enumerate(self.bytes_per_pixel) if f"coords_{i}" in grid)
+        return max(1, min(batch, self.max_memory // max(1, per_sample)))
 
     def __call__(self, theta: np.ndarray, grid: Mapping[str, np.ndarray], batch: int = 8) -> np.ndarray:
+        batch = self.batch_for(grid, batch)
         outs = []
         for s in range(0, len(theta), batch):
             th = theta[s : s + batch]
@@ -167,7 +179,7 @@ def build_plan(
 
     def plan_psnr(plan: Sequence[str], latents: int = SWEEP_LATENTS) -> float:
         quantize(fp32_inr, work, layers, plan, ranges, bounds, feed, reduce_range_activations)
-        out = InrRunner(work, threads)(theta_sel[:latents], grid_half)
+        out = InrRunner(work, threads, iface.bytes_per_pixel, reference.max_memory)(theta_sel[:latents], grid_half)
         return min(psnrs(ref_sel_half[:latents], out, display))
 
     t0 = time.perf_counter()
@@ -193,7 +205,7 @@ def build_plan(
     def evaluate(plan: list[str], theta: np.ndarray, ref_h: np.ndarray, ref_n: np.ndarray, what: str,
                  margin: float = 0.0) -> dict[str, Any]:
         quantize(fp32_inr, out_inr, layers, plan, ranges, bounds, feed, reduce_range_activations)
-        run = InrRunner(out_inr, threads)
+        run = InrRunner(out_inr, threads, iface.bytes_per_pixel, reference.max_memory)
         with step(f"INT8 {what} on {theta.shape[0]} latents ({len(plan)} of {len(names)} layers in INT8)"):
             out_half = run(theta, grid_half)
             out_native = run(theta, grid_native)

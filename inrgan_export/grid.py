@@ -614,6 +614,10 @@ def shapes_text(shapes: Iterable[tuple[int, int]]) -> str:
 # ------------------------------------------------------------------ the grids every check covers
 #: the larger batch of every parity check (batch 1 is checked too)
 PARITY_BATCH = 4
+#: the activation budget of each run an export makes to check itself (parity, INT8 calibration,
+#: selection and gates) unless --max-memory says otherwise: large runs are split into batch
+#: chunks and tiles, so an export fits a laptop's memory whatever the machine has
+CHECK_MAX_MEMORY = 1 << 30
 
 
 @dataclass(frozen=True)

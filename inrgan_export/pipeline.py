@@ -37,13 +37,14 @@ from .verify import (
     save_golden,
     write_report,
 )
+from .grid import CHECK_MAX_MEMORY
 
 
 # ------------------------------------------------------------------ export
 #: the activation budget of one run during a parity report, unless --max-memory says
 #: otherwise: the reference and every runtime hold their own buffers at once, and the report
 #: must fit a laptop (the 2× grid is tiled within it)
-PARITY_MAX_MEMORY = 1 << 30
+PARITY_MAX_MEMORY = CHECK_MAX_MEMORY
 
 
 def parity_memory(max_memory: int | None) -> int:
