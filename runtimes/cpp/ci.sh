@@ -7,7 +7,9 @@
 #                                    the interpreter with inrgan_export and openvino
 #
 # The tests export demo:tiny once (into runtimes/cpp/build/tiny_onnx, fresh every run) and
-# compare against the Python runtime; see tests/runtimes/test_cpp_runtime.py.
+# compare against the Python runtime; see tests/runtimes/test_cpp_runtime.py. The ONNX Runtime
+# and ExecuTorch backends' tests likewise keep their bundles (ort_bundles, et_bundles) for both
+# builds; see tests/runtimes/test_cpp_onnxruntime.py and test_cpp_executorch.py.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
