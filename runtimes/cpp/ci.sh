@@ -7,7 +7,9 @@
 #                                    the interpreter with inrgan_export and openvino
 #
 # The tests export demo:tiny once (into runtimes/cpp/build/tiny_onnx, fresh every run) and
-# compare against the Python runtime; see tests/runtimes/test_cpp_runtime.py.
+# compare against the Python runtime; see tests/runtimes/test_cpp_runtime.py. The ONNX Runtime
+# and ExecuTorch backends' tests likewise keep their bundles (ort_bundles, et_bundles) for both
+# builds; see tests/runtimes/test_cpp_onnxruntime.py and test_cpp_executorch.py.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -35,7 +37,8 @@ fi
 build_root="$here/build"
 bundle="$build_root/tiny_onnx"
 ort_bundles="$build_root/ort_bundles"  # the ONNX Runtime backend's test bundles, likewise
-rm -rf "$bundle" "$build_root"/sg2_tiny_*_onnx "$ort_bundles"  # the sg2 fixtures are exported next to it
+et_bundles="$build_root/et_bundles"    # the ExecuTorch backend's test bundles, likewise
+rm -rf "$bundle" "$build_root"/sg2_tiny_*_onnx "$ort_bundles" "$et_bundles"  # the sg2 fixtures are exported next to it
 mkdir -p "$build_root"
 
 run_config() {  # name, extra cmake arguments...
@@ -47,7 +50,7 @@ run_config() {  # name, extra cmake arguments...
     rm -rf "$dir"
   fi
   # tests forced on: a cache left with INRGAN_BUILD_TESTS=OFF must not turn CI into a no-op
-  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" -DINRGAN_TEST_ORT_DIR="$ort_bundles" -DINRGAN_BUILD_TESTS=ON "$@" >/dev/null
+  cmake -S "$here" -B "$dir" -G Ninja -DINRGAN_PYTHON="$python" -DINRGAN_TEST_BUNDLE="$bundle" -DINRGAN_TEST_ORT_DIR="$ort_bundles" -DINRGAN_TEST_ET_DIR="$et_bundles" -DINRGAN_BUILD_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   # the Python-backed suite must be registered (it is the one that renders bundles)
   ctest --test-dir "$dir" -N | grep "python_parity_and_errors" >/dev/null \

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <list>
+#include <optional>
 
 #include "graph_runner.hpp"
 #include "render_limits.hpp"
@@ -67,6 +68,7 @@ struct Generator::Impl {
   std::unique_ptr<detail::GraphRunner> hypernet_graph, inr_graph;
   std::list<std::pair<GridKey, detail::GridInputs>> grid_cache;  // most recent first
   int last_pieces = 0;
+  std::optional<detail::PieceBounds> bounds;  // ExecuTorch: the programs' dims are bounded at export
 
   const detail::GridInputs& grid(Size size, Window window) {
     detail::check_size(size);
@@ -123,6 +125,8 @@ Generator Generator::open(const std::string& bundle_dir, Backend backend, const 
                                                            : "CPU";
   impl->options = options;
   impl->engine = detail::open_backend(backend, impl->device, options);
+  if (backend == Backend::ExecuTorch && impl->manifest.executorch_batch)
+    impl->bounds = detail::PieceBounds{*impl->manifest.executorch_batch, impl->manifest.executorch_blocks};
   impl->hypernet_graph = impl->engine->load(impl->manifest, "hypernet");
   impl->inr_graph = impl->engine->load(impl->manifest, "inr");
 
@@ -191,10 +195,16 @@ std::vector<float> Generator::hypernet(const std::vector<float>& z, const Hypern
       if (!std::isfinite(v)) throw InputValueError("hypernetwork input '" + e.name + "' contains NaN or Inf; every value must be finite");
     columns.push_back(values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(n), values[0]) : values);
   }
-  std::vector<detail::TensorView> feeds{{m.z_name, detail::DType::Float32, {n, m.z_dim}, z.data()}};
-  for (std::size_t k = 0; k < columns.size(); ++k) feeds.push_back({m.extra_inputs[k].name, detail::DType::Float32, {n}, columns[k].data()});
   std::vector<float> theta(static_cast<std::size_t>(n) * static_cast<std::size_t>(m.theta_dim));
-  impl_->hypernet_graph->run(feeds, {n, m.theta_dim}, theta.data());
+  // in runs of at most the batch bound (ExecuTorch), else all at once
+  const int step = impl_->bounds ? std::max(1, impl_->bounds->batch) : n;
+  for (int start = 0; start < n; start += step) {
+    const int k = std::min(step, n - start);
+    const auto row = static_cast<std::size_t>(start);
+    std::vector<detail::TensorView> feeds{{m.z_name, detail::DType::Float32, {k, m.z_dim}, z.data() + row * static_cast<std::size_t>(m.z_dim)}};
+    for (std::size_t c = 0; c < columns.size(); ++c) feeds.push_back({m.extra_inputs[c].name, detail::DType::Float32, {k}, columns[c].data() + row});
+    impl_->hypernet_graph->run(feeds, {k, m.theta_dim}, theta.data() + row * static_cast<std::size_t>(m.theta_dim));
+  }
   return theta;
 }
 
@@ -227,7 +237,8 @@ int Generator::render(const float* theta, std::size_t theta_count, Size size, Wi
     throw ShapeError("output buffer holds " + std::to_string(out == nullptr ? 0 : out_capacity) + " floats; a render of " + std::to_string(n) +
                      " x 3 x " + std::to_string(out_shape.height) + " x " + std::to_string(out_shape.width) + " needs " + std::to_string(needed));
   const std::int64_t block_cap = impl_->backend == Backend::OpenVINO ? kOpenVinoBlockCap : 0;
-  const detail::RenderPlan plan = detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget, block_cap);
+  const detail::RenderPlan plan =
+      detail::plan_render(m.layout, grid, m.bytes_per_pixel, n, budget, block_cap, impl_->bounds ? &*impl_->bounds : nullptr);
 
   const std::size_t image_values = 3 * static_cast<std::size_t>(out_shape.height) * static_cast<std::size_t>(out_shape.width);
   const auto theta_row = static_cast<std::size_t>(m.theta_dim);

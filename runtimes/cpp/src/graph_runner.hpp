@@ -51,5 +51,8 @@ std::unique_ptr<DeviceBackend> open_tensorrt(const std::string& device, const Op
 #ifdef INRGAN_WITH_ONNXRUNTIME
 std::unique_ptr<DeviceBackend> open_onnxruntime(const std::string& device, const Options& options);
 #endif
+#ifdef INRGAN_WITH_EXECUTORCH
+std::unique_ptr<DeviceBackend> open_executorch(const std::string& device, const Options& options);
+#endif
 
 }  // namespace inrgan::detail

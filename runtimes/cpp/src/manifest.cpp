@@ -307,13 +307,21 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   if (!graphs.is_object()) f.fail("graphs", "must be an object");
   for (const auto& [name, entry] : graphs.items()) {
     if (!entry.is_object()) f.fail("graphs." + name, "must be an object");
-    for (const char* kind : {"onnx", "openvino", "tensorrt", "ort"}) {
+    for (const char* kind : {"onnx", "openvino", "tensorrt", "ort", "pte"}) {
       if (!entry.contains(kind)) continue;
       const std::string field = "graphs." + name + "." + kind;
       const std::string rel = f.str(field);
       if (!fs::is_regular_file(inside(dir, rel, f, field)))
         throw BundleError("bundle " + dir_text + " lacks " + rel + " (named in field '" + field + "')");
       m.graph_files[name][kind] = rel;
+    }
+    if (entry.contains("inputs") && entry["inputs"].is_array()) {
+      std::vector<std::string>& names = m.graph_inputs[name];
+      for (const auto& rec : entry["inputs"]) {
+        if (!rec.is_object() || !rec.contains("name") || !rec["name"].is_string())
+          f.fail("graphs." + name + ".inputs", "must be a list of {name, shape, dtype} (found " + rec.dump() + ")");
+        names.push_back(rec["name"].get<std::string>());
+      }
     }
   }
   for (const char* needed : {"hypernet", "inr"})
@@ -334,6 +342,16 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
         f.fail("openvino.inference_precision", "is '" + m.openvino_inference_precision + "'; this runtime knows: " + joined(kInferencePrecisions));
     }
     if (f.has("openvino.device")) m.openvino_device = f.str("openvino.device");
+  }
+
+  if (f.has("executorch")) {
+    m.executorch_batch = f.integer("executorch.bound.max_batch", 1);
+    const json& dims = f.at("executorch.bound.dims");
+    if (!dims.is_object()) f.fail("executorch.bound.dims", "must be an object of {dim name: largest value}");
+    for (int b = 0; b < m.layout.num_blocks(); ++b) {
+      const std::string h = "executorch.bound.dims.h" + std::to_string(b), w = "executorch.bound.dims.w" + std::to_string(b);
+      m.executorch_blocks.push_back({f.integer(h, 1), f.integer(w, 1)});
+    }
   }
 
   // every listed file exists and (when asked) matches its SHA-256

@@ -48,6 +48,13 @@ struct Manifest {
   std::string openvino_precision = "fp32";           // bundle precision: fp32, bf16, fp16, int8
   std::string openvino_inference_precision = "f32";  // the hint it runs with: f32, bf16, f16
   std::string openvino_device;                       // the device it was built for; empty: none
+  // graph name -> its input names in order (graphs.<name>.inputs): a .pte's inputs are positional
+  std::map<std::string, std::vector<std::string>> graph_inputs;
+  // the manifest's "executorch" section (target executorch): the programs' dims are bounded
+  // at export, so one run takes at most `executorch_batch` samples and block b at most
+  // executorch_blocks[b] (h, w); absent for bundles of other targets
+  std::optional<int> executorch_batch;
+  std::vector<Size> executorch_blocks;
 
   // Path of a graph file of one kind; BundleError if the bundle has none.
   std::string graph_path(const std::string& graph, const std::string& kind) const;

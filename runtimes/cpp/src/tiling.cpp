@@ -97,6 +97,25 @@ std::vector<std::int64_t> Tile::pixels() const {
   return out;
 }
 
+std::vector<Size> Tile::block_shapes() const {
+  std::vector<Size> out;
+  for (std::size_t b = 0; b < rows.size(); ++b) out.push_back({rows[b].second - rows[b].first, cols[b].second - cols[b].first});
+  return out;
+}
+
+bool PieceBounds::holds(const std::vector<Size>& shapes) const {
+  for (std::size_t b = 0; b < std::min(shapes.size(), blocks.size()); ++b)
+    if (shapes[b].height > blocks[b].height || shapes[b].width > blocks[b].width) return false;
+  return true;
+}
+
+std::string PieceBounds::text() const {
+  std::string out = "blocks up to ";
+  for (std::size_t b = 0; b < blocks.size(); ++b)
+    out += (b ? ", " : "") + std::to_string(blocks[b].height) + "x" + std::to_string(blocks[b].width);
+  return out + ", batch up to " + std::to_string(batch);
+}
+
 std::vector<Tile> make_tiles(const GridLayout& layout, const GridInputs& grid, int bands_y, int bands_x) {
   std::vector<Tile> tiles;
   for (auto& ty : axis_tiles(layout, grid, 'y', bands_y))
@@ -149,25 +168,40 @@ std::int64_t largest_block_bytes(const std::vector<std::int64_t>& bytes_per_pixe
 }
 
 RenderPlan plan_render(const GridLayout& layout, const GridInputs& grid, const std::vector<std::int64_t>& bytes_per_pixel,
-                       int batch, std::int64_t budget, std::int64_t block_cap) {
+                       int batch, std::int64_t budget, std::int64_t block_cap, const PieceBounds* bounds) {
   std::vector<std::int64_t> pixels;
   for (const auto& s : grid.block_shapes) pixels.push_back(static_cast<std::int64_t>(s.height) * s.width);
   const std::int64_t per_sample = activation_bytes(bytes_per_pixel, pixels);
   const std::int64_t per_sample_block = largest_block_bytes(bytes_per_pixel, pixels);
   const auto fits = [&](std::int64_t total, std::int64_t block, std::int64_t k) { return total * k <= budget && (block_cap <= 0 || block * k <= block_cap); };
-  if (fits(per_sample, per_sample_block, batch)) return {batch, {}};
-  if (fits(per_sample, per_sample_block, 1)) {
-    std::int64_t chunk = budget / std::max<std::int64_t>(1, per_sample);
-    if (block_cap > 0) chunk = std::min(chunk, block_cap / std::max<std::int64_t>(1, per_sample_block));
-    return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(chunk, batch))), {}};
+  const int cap = bounds ? std::min(batch, std::max(1, bounds->batch)) : batch;  // samples one run may take
+  if (!bounds || bounds->holds(grid.block_shapes)) {
+    if (fits(per_sample, per_sample_block, cap)) return {cap, {}};
+    if (fits(per_sample, per_sample_block, 1)) {
+      std::int64_t chunk = budget / std::max<std::int64_t>(1, per_sample);
+      if (block_cap > 0) chunk = std::min(chunk, block_cap / std::max<std::int64_t>(1, per_sample_block));
+      return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(chunk, cap))), {}};
+    }
   }
   int by = 1, bx = 1;
   const int h0 = grid.block_shapes[0].height, w0 = grid.block_shapes[0].width;
   while (true) {
     auto tiles = make_tiles(layout, grid, by, bx);
-    bool all_fit = true;
-    for (const auto& t : tiles) all_fit = all_fit && fits(activation_bytes(bytes_per_pixel, t.pixels()), largest_block_bytes(bytes_per_pixel, t.pixels()), 1);
-    if (all_fit || (by >= h0 && bx >= w0)) return {1, std::move(tiles)};
+    bool all_fit = true, within = true;
+    for (const auto& t : tiles) {
+      all_fit = all_fit && fits(activation_bytes(bytes_per_pixel, t.pixels()), largest_block_bytes(bytes_per_pixel, t.pixels()), 1);
+      within = within && (!bounds || bounds->holds(t.block_shapes()));
+    }
+    if ((all_fit && within) || (by >= h0 && bx >= w0)) {
+      if (!within) {
+        const Size out = grid.output_shape();
+        throw ShapeError("size " + std::to_string(out.height) + "x" + std::to_string(out.width) +
+                         " cannot be split into pieces within this bundle's ExecuTorch bound (" + bounds->text() +
+                         "): one row or column of the coarsest block alone spans more; render a smaller size or window, "
+                         "or re-export with a larger --max-res");
+      }
+      return {1, std::move(tiles)};
+    }
     // split the axis whose tiles are larger
     if ((by < h0 && static_cast<double>(h0) / by >= static_cast<double>(w0) / bx) || bx >= w0) by = std::min(h0, by * 2);
     else bx = std::min(w0, bx * 2);

@@ -90,7 +90,7 @@ TEST_CASE(opening_errors_are_typed) {
   if (!inrgan::is_built(inrgan::Backend::TensorRT))
     CHECK_THROWS(inrgan::BackendUnavailable, inrgan::Generator::open(g_bundle, inrgan::Backend::TensorRT, "cuda:0"), "not built");
   CHECK_THROWS(inrgan::BackendUnavailable, inrgan::Generator::open(g_bundle, inrgan::Backend::OpenVINO, "NPU_NOT_HERE"), "available: ");
-  CHECK_THROWS(inrgan::UsageError, inrgan::parse_backend("tflite"), "valid: openvino, tensorrt, onnxruntime");
+  CHECK_THROWS(inrgan::UsageError, inrgan::parse_backend("tflite"), "valid: openvino, tensorrt, onnxruntime, executorch");
 }
 
 TEST_CASE(render_into_a_caller_buffer) {

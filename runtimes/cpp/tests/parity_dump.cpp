@@ -1,9 +1,10 @@
 // Renders many cases of one bundle in one process, through the caller-buffer render, for the
 // C++ vs Python parity tests (tests/runtimes/test_cpp_runtime.py):
-//   inrgan-parity-dump BUNDLE Z.npy CASES.txt OUT_DIR
+//   inrgan-parity-dump BUNDLE Z.npy CASES.txt OUT_DIR [BACKEND]
 // CASES.txt: one case per line, "LABEL H W X0 Y0 X1 Y1 BATCH [NAME=VALUE ...]"; the first BATCH
 // rows of Z.npy are rendered at HxW over the window with the named extra hypernetwork inputs,
-// and written to OUT_DIR/LABEL.npy. Exit 1 when the render wrote outside its share of the
+// and written to OUT_DIR/LABEL.npy, with BACKEND (default openvino) on CPU; stdout gets
+// "LABEL pieces=N", the number of backend runs of the render. Exit 1 when the render wrote outside its share of the
 // buffer (a guard band after it must stay untouched).
 #include <cmath>
 #include <cstdio>
@@ -15,12 +16,12 @@
 #include "inrgan/inrgan.hpp"
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: inrgan-parity-dump BUNDLE Z.npy CASES.txt OUT_DIR\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: inrgan-parity-dump BUNDLE Z.npy CASES.txt OUT_DIR [BACKEND]\n");
     return 2;
   }
   try {
-    auto g = inrgan::Generator::open(argv[1], inrgan::Backend::OpenVINO, "CPU");
+    auto g = inrgan::Generator::open(argv[1], argc == 6 ? inrgan::parse_backend(argv[5]) : inrgan::Backend::OpenVINO, "CPU");
     int rows = 0;
     const auto z_all = inrgan::read_latents_npy(argv[2], g.z_dim(), &rows);
     std::ifstream cases(argv[3]);
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
         }
       inrgan::Images images{n, size.height, size.width, std::vector<float>(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(needed))};
       inrgan::write_npy(std::string(argv[4]) + "/" + label + ".npy", images);
+      std::printf("%s pieces=%d\n", label.c_str(), g.last_render_pieces());
       ++done;
     }
     if (done == 0) {

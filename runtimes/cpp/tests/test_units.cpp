@@ -9,7 +9,9 @@
 #include "check.hpp"
 #include "grid.hpp"
 #include "npy.hpp"
+#include "manifest.hpp"
 #include "render_args.hpp"
+#include "tiling.hpp"
 
 namespace fs = std::filesystem;
 using namespace inrgan;
@@ -122,7 +124,7 @@ TEST_CASE(command_lines) {
   CHECK_THROWS(UsageError, cli::parse_render_args({"-o", "x.png"}), "BUNDLE");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--bogus", "-o", "x.png"}), "--bogus");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "-o"}), "expected one argument");
-  CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--backend", "tflite", "-o", "x.png"}), "valid: openvino, tensorrt, onnxruntime");
+  CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--backend", "tflite", "-o", "x.png"}), "valid: openvino, tensorrt, onnxruntime, executorch");
   CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--threads", "0", "-o", "x.png"}), "positive integer");
 }
 
@@ -140,6 +142,41 @@ TEST_CASE(paper_size_rule_and_indices) {
   const auto lin = detail::linear_indices(2, 4, false);
   CHECK(lin.i0 == std::vector<std::int32_t>({0, 0, 0, 1}) && lin.i1 == std::vector<std::int32_t>({1, 1, 1, 1}));
   CHECK(lin.w1 == std::vector<float>({0.0f, 0.25f, 0.75f, 0.25f}));  // the last sample clamps i1, keeps w
+}
+
+TEST_CASE(plans_stay_within_an_executorch_bound) {
+  // demo:tiny's grid (3 blocks, paper-exp, native 16) exported with the default bound 32x32, batch 4
+  const auto layout = detail::grid_layout_from_json(R"({
+    "size_rule": {"kind": "paper-exp", "native": 16, "num_blocks": 3, "upsample_block_idx": 2},
+    "coordinates": {"offset": [0.0, 0.0], "scale": [1.0, 1.0]},
+    "resample": {"mode": "nearest", "align_corners": false, "edges": [[0, 1], [0, 2], [1, 2]]},
+    "inputs": [
+      {"name": "coords_0", "kind": "coords", "block": 0, "axis": null, "source_block": null, "dtype": "float32"},
+      {"name": "coords_1", "kind": "coords", "block": 1, "axis": null, "source_block": null, "dtype": "float32"},
+      {"name": "coords_2", "kind": "coords", "block": 2, "axis": null, "source_block": null, "dtype": "float32"},
+      {"name": "up0to1_y", "kind": "index", "block": 1, "axis": "y", "source_block": 0, "dtype": "int32"},
+      {"name": "up0to1_x", "kind": "index", "block": 1, "axis": "x", "source_block": 0, "dtype": "int32"},
+      {"name": "up0to2_y", "kind": "index", "block": 2, "axis": "y", "source_block": 0, "dtype": "int32"},
+      {"name": "up0to2_x", "kind": "index", "block": 2, "axis": "x", "source_block": 0, "dtype": "int32"},
+      {"name": "up1to2_y", "kind": "index", "block": 2, "axis": "y", "source_block": 1, "dtype": "int32"},
+      {"name": "up1to2_x", "kind": "index", "block": 2, "axis": "x", "source_block": 1, "dtype": "int32"}]})");
+  const std::vector<std::int64_t> bpp{784, 1232, 656};
+  const detail::PieceBounds bound{4, {{7, 7}, {15, 15}, {32, 32}}};
+  const std::int64_t budget = std::int64_t{1} << 30;
+  // within the bound: batch chunks of at most 4, no tiles; without a bound, one run
+  const auto inside = layout.build({32, 24}, Window{});
+  const auto chunked = detail::plan_render(layout, inside, bpp, 6, budget, 0, &bound);
+  CHECK(chunked.batch_chunk == 4 && chunked.tiles.empty());
+  CHECK(detail::plan_render(layout, inside, bpp, 6, budget).batch_chunk == 6);
+  // past it: tiles whose every block fits, one sample per run
+  const auto past = layout.build({48, 40}, Window{-0.1f, 0.0f, 1.2f, 0.9f});
+  const auto tiled = detail::plan_render(layout, past, bpp, 6, budget, 0, &bound);
+  CHECK(tiled.batch_chunk == 1 && tiled.tiles.size() > 1);
+  for (const auto& t : tiled.tiles) CHECK(bound.holds(t.block_shapes()));
+  CHECK(detail::plan_render(layout, past, bpp, 6, budget).tiles.empty());
+  // one row of block 0 spans 128 output rows at 512: no split fits
+  CHECK_THROWS(ShapeError, detail::plan_render(layout, layout.build({512, 512}, Window{}), bpp, 1, budget, 0, &bound),
+               "size 512x512 cannot be split into pieces within this bundle's ExecuTorch bound (blocks up to 7x7, 15x15, 32x32, batch up to 4)");
 }
 
 TEST_CASE(png_output_uses_the_display_mapping) {

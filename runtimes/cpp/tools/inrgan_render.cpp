@@ -44,10 +44,11 @@ int run(const std::vector<std::string>& argv) {
     return 0;
   }
   if (args.version) {
-    std::printf("inrgan-render 0.1.0 (backends: openvino %s, tensorrt %s, onnxruntime %s)\n",
+    std::printf("inrgan-render 0.1.0 (backends: openvino %s, tensorrt %s, onnxruntime %s, executorch %s)\n",
                 inrgan::is_built(inrgan::Backend::OpenVINO) ? "built" : "not built",
                 inrgan::is_built(inrgan::Backend::TensorRT) ? "built" : "not built",
-                inrgan::is_built(inrgan::Backend::OnnxRuntime) ? "built" : "not built");
+                inrgan::is_built(inrgan::Backend::OnnxRuntime) ? "built" : "not built",
+                inrgan::is_built(inrgan::Backend::ExecuTorch) ? "built" : "not built");
     return 0;
   }
   // fail on the output before any work

@@ -11,7 +11,7 @@ namespace inrgan::cli {
 
 const char* const kUsage =
     "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy | --latent-bank ROWS] [--size HxW] [--window X0,Y0,X1,Y1]\n"
-    "                     [--backend openvino|tensorrt|onnxruntime] [--device CPU] [--threads N] [--max-memory BYTES]\n"
+    "                     [--backend openvino|tensorrt|onnxruntime|executorch] [--device CPU] [--threads N] [--max-memory BYTES]\n"
     "                     [--truncation PSI] -o OUT.png|OUT.npy\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
@@ -21,8 +21,8 @@ const char* const kUsage =
     "  --latent-bank ROWS  3, 0-7 or 1,5: rows of the bundle's fitted latent bank (latents.npy; demo:photos)\n"
     "  --size HxW        output size, or N for NxN (default: the native size)\n"
     "  --window X0,Y0,X1,Y1  region in native-image units (default 0,0,1,1)\n"
-    "  --backend B       openvino (default), tensorrt or onnxruntime\n"
-    "  --device D        backend device (default CPU for openvino and onnxruntime, cuda:0 for tensorrt)\n"
+    "  --backend B       openvino (default), tensorrt, onnxruntime or executorch\n"
+    "  --device D        backend device (default CPU for openvino, onnxruntime and executorch, cuda:0 for tensorrt)\n"
     "  --threads N       CPU threads for the backend (default: the backend's choice)\n"
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
     "  --truncation PSI  truncation psi for generators whose hypernetwork takes truncation_psi (default: its neutral value, 1)\n"

@@ -84,12 +84,12 @@ class BackendError : public Error {
 };
 
 // ------------------------------------------------------------------------------ types
-enum class Backend { OpenVINO, TensorRT, OnnxRuntime };
+enum class Backend { OpenVINO, TensorRT, OnnxRuntime, ExecuTorch };
 
 std::string to_string(Backend backend);
-// "openvino" / "tensorrt" / "onnxruntime" (case-insensitive); anything else is a UsageError listing them.
+// "openvino" / "tensorrt" / "onnxruntime" / "executorch" (case-insensitive); anything else is a UsageError listing them.
 Backend parse_backend(const std::string& name);
-// Whether this build of the library contains the backend (TensorRT and ONNX Runtime are optional).
+// Whether this build of the library contains the backend (TensorRT, ONNX Runtime and ExecuTorch are optional).
 bool is_built(Backend backend);
 
 // Output size in pixels, height first (as the Python API's (H, W)).
