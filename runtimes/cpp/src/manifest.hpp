@@ -27,6 +27,17 @@ struct HypernetInput {
   float neutral = 1.0f;
 };
 
+// The gate verdicts a manifest records (int8.gates, parity), as read for failed_gate.
+struct GateVerdicts {
+  bool int8_failed = false;  // int8.gates.passed is false
+  std::string int8_why;      // int8.gates.failed_by joined with "; ", else its reason, else a pointer to the field
+  // parity.paths in file order: path name ("openvino split") -> backend, for verdicts that are false
+  std::vector<std::pair<std::string, std::string>> failed_paths;
+  bool has_paths = false;     // parity.paths is a non-empty object (per-path verdicts recorded)
+  bool parity_failed = false; // parity.passed is false (the overall verdict of older bundles)
+  std::vector<std::string> parity_failures;  // parity.failures
+};
+
 struct Manifest {
   std::string dir;
   std::string family;
@@ -48,6 +59,7 @@ struct Manifest {
   std::string openvino_precision = "fp32";           // bundle precision: fp32, bf16, fp16, int8
   std::string openvino_inference_precision = "f32";  // the hint it runs with: f32, bf16, f16
   std::string openvino_device;                       // the device it was built for; empty: none
+  GateVerdicts gates;
 
   // Path of a graph file of one kind; BundleError if the bundle has none.
   std::string graph_path(const std::string& graph, const std::string& kind) const;
@@ -56,6 +68,15 @@ struct Manifest {
 
 // The grid layout of a manifest's interface.grid object given as JSON text (for tools/tests).
 GridLayout grid_layout_from_json(const std::string& grid_json);
+
+// Why the bundle's recorded gates say `backend` (as the manifest names backends: "onnxruntime",
+// "openvino", "tensorrt") must not be trusted, or "" when they do not: a failed INT8 gate
+// condemns every backend (they all run the one Q/DQ graph); a failed parity path condemns its
+// backend; bundles without per-path verdicts fall back to the overall parity verdict. The rule
+// and wording of the Python runtime's failed_gate (inrgan_export/runtime/base.py).
+std::string failed_gate(const GateVerdicts& gates, const std::string& backend);
+// The same for a manifest given as JSON text (for tools/tests).
+std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend);
 
 // Reads and checks `dir`/manifest.json and the files it lists (SHA-256 when asked).
 Manifest read_manifest(const std::string& dir, bool verify_checksums);
