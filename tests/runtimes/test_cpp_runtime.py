@@ -10,6 +10,8 @@ bundles (demo:sg2-tiny, nearest, and demo:sg2-tiny-bil, bilinear).
   non-square, zoom and extrapolation, psi 1.0 and 0.7, batch 1 and 3, one process per bundle;
 * PNG output is the manifest's display mapping of the raw output;
 * bad bundles and bad arguments give one-line errors with the Python CLI's exit codes.
+* a bundle whose recorded gate (parity or INT8) failed for the backend is refused (exit 4) by the
+  Python runtime's rule unless --allow-failed-parity, which renders it as the untouched bundle.
 
 The binaries come from INRGAN_CPP_BUILD (set by ctest, also for the sanitizer build) or are
 built here into runtimes/cpp/build/release. The bundle is INRGAN_TEST_BUNDLE (exported there
@@ -688,6 +690,83 @@ def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args)
     cpp = render_cpp(cpp_build, bundle, *args, "-o", tmp_path / "x.png", check=False)
     assert cpp.returncode == code == 2
     assert one_line_error(cpp, 2).removeprefix("inrgan-render: error: ") == python_line.removeprefix("inrgan-export: error: ")
+
+
+# ------------------------------------------------------------------ recorded gate verdicts
+def _fail_openvino_path(m: dict) -> None:
+    """A failed parity path of the C++ default backend, recorded as `verify` records one."""
+    h, w = m["interface"]["native_size"]
+    m["parity"]["paths"]["openvino split"] = {**m["parity"]["paths"]["onnxruntime split"], "backend": "openvino", "passed": False}
+    m["parity"].update(passed=False, failures=[f"native {h}x{w} (openvino split, batch 4): max abs 0.31 > 0.0001"])
+
+
+def _fail_int8(m: dict) -> None:
+    m["int8"] = {"gates": {"passed": False, "failed_by": ["PSNR 21.3 dB (worst image) < 40 dB"], "latent_seeds": "0..63"}}
+
+
+def _fail_legacy(m: dict) -> None:
+    """A bundle from before per-path verdicts: only the overall one."""
+    h, w = m["interface"]["native_size"]
+    m["parity"].pop("paths")
+    m["parity"].update(passed=False, failures=[f"half {h // 2}x{w // 2} (fp32, batch 1): NaN/Inf in output"])
+
+
+FAILED_GATES = {"parity path": _fail_openvino_path, "int8": _fail_int8, "legacy overall verdict": _fail_legacy}
+
+
+@pytest.fixture(scope="module")
+def untouched_render(cpp_build, bundle, tmp_path_factory) -> np.ndarray:
+    out = tmp_path_factory.mktemp("untouched") / "ref.npy"
+    render_cpp(cpp_build, bundle, "--seed", "0,3", "-o", out)
+    return np.load(out)
+
+
+@pytest.mark.parametrize("gate", sorted(FAILED_GATES))
+def test_a_failed_gate_refuses_the_backend_unless_allowed(cpp_build, bundle, untouched_render, tmp_path, gate):
+    """A bundle whose manifest records a failed gate for the backend (the rule of the Python
+    runtime's failed_gate) is refused: exit 4, one line naming the gate and the override, no
+    output; --allow-failed-parity renders it exactly as the untouched bundle."""
+    from inrgan_export.runtime.base import failed_gate
+
+    failed = tmp_path / "failed"
+    shutil.copytree(bundle, failed)
+    _edit_manifest(failed, FAILED_GATES[gate])  # manifest.json itself is not in its checksummed files
+    why = failed_gate(json.loads((failed / "manifest.json").read_text()), "openvino")
+    assert why
+    out = tmp_path / "out.npy"
+    line = one_line_error(render_cpp(cpp_build, failed, "--seed", "0,3", "-o", out, check=False), 4,
+                          f"bundle {failed} refuses backend openvino: {why}; run `inrgan-export verify {failed}` for the report, "
+                          "or pass --allow-failed-parity")
+    assert not list(tmp_path.glob("*out*")), line
+    render_cpp(cpp_build, failed, "--seed", "0,3", "--allow-failed-parity", "-o", out)
+    assert np.array_equal(np.load(out), untouched_render)
+
+
+def test_a_failed_gate_of_another_backend_leaves_this_one_alone(cpp_build, bundle, untouched_render, tmp_path, capsys):
+    """The real bundle with its onnxruntime split path recorded as failed: OpenVINO renders as
+    before; the C++ onnxruntime backend (when built) is refused with the Python CLI's line."""
+    from inrgan_export.cli import main as python_cli
+
+    failed = tmp_path / "failed"
+    shutil.copytree(bundle, failed)
+
+    def fail_onnxruntime_split(m):
+        h, w = m["interface"]["native_size"]
+        m["parity"]["paths"]["onnxruntime split"]["passed"] = False
+        m["parity"].update(passed=False, failures=[f"native {h}x{w} (onnxruntime split, batch 1): max abs 0.012 > 0.0001"])
+
+    _edit_manifest(failed, fail_onnxruntime_split)
+    render_cpp(cpp_build, failed, "--seed", "0,3", "-o", tmp_path / "ov.npy")
+    assert np.array_equal(np.load(tmp_path / "ov.npy"), untouched_render)
+    if "onnxruntime built" not in render_cpp(cpp_build, "--version").stdout:
+        return
+    capsys.readouterr()
+    assert python_cli(["render", str(failed), "--backend", "onnxruntime", "--seed", "0", "-o", str(tmp_path / "py.png")]) == 4
+    python_line = [line for line in capsys.readouterr().err.splitlines() if line.startswith("inrgan-export: error: ")][0]
+    cpp = render_cpp(cpp_build, failed, "--backend", "onnxruntime", "--seed", "0", "-o", tmp_path / "cpp.png", check=False)
+    assert one_line_error(cpp, 4, "onnxruntime split").removeprefix("inrgan-render: error: ") == \
+        python_line.removeprefix("inrgan-export: error: ").replace("(allow_failed_parity=True)", "(Options::allow_failed_parity)")
+    assert not list(tmp_path.glob("*.png"))
 
 
 # ------------------------------------------------------------------ latent banks

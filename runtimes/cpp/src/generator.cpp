@@ -118,6 +118,11 @@ Generator::~Generator() = default;
 Generator Generator::open(const std::string& bundle_dir, Backend backend, const std::string& device, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->manifest = detail::read_manifest(bundle_dir, options.verify_checksums);
+  // a backend whose recorded gate failed renders images known to be wrong (Python's open_bundle)
+  const std::string why = detail::failed_gate(impl->manifest.gates, to_string(backend));
+  if (!why.empty() && !options.allow_failed_parity)
+    throw ParityError("bundle " + bundle_dir + " refuses backend " + to_string(backend) + ": " + why + "; run `inrgan-export verify " +
+                      bundle_dir + "` for the report, or pass --allow-failed-parity (Options::allow_failed_parity) to use it anyway");
   impl->backend = backend;
   impl->device = !device.empty() ? device
                  : backend == Backend::TensorRT ? "cuda:0"

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -85,14 +86,74 @@ class Fields {
   std::string where_;
 };
 
-json parse_file(const fs::path& path) {
+// A parse callback that records the keys of parity.paths in file order: json objects sort their
+// keys, and the Python runtime names failed paths in the manifest's order.
+json::parser_callback_t parity_path_order(std::vector<std::string>* order) {
+  auto keys = std::make_shared<std::vector<std::string>>();  // the key path to the current value
+  return [keys, order](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth >= 1 && parsed.is_string()) {
+      keys->resize(static_cast<std::size_t>(depth - 1));
+      keys->push_back(parsed.get<std::string>());
+      if (depth == 3 && (*keys)[0] == "parity" && (*keys)[1] == "paths") order->push_back(keys->back());
+    }
+    return true;
+  };
+}
+
+json parse_file(const fs::path& path, std::vector<std::string>* parity_paths) {
   std::ifstream in(path);
   if (!in) throw BundleError("cannot read " + path.string());
   try {
-    return json::parse(in);
+    return json::parse(in, parity_path_order(parity_paths));
   } catch (const json::exception& e) {
     throw BundleError(path.string() + " is not valid JSON: " + e.what());
   }
+}
+
+// int8.gates and parity, read as leniently as the Python runtime reads them: only a verdict
+// that is exactly false condemns, and a section of another shape records no verdict.
+GateVerdicts read_gates(const json& root, const std::vector<std::string>& parity_path_order) {
+  GateVerdicts g;
+  const auto member = [](const json* parent, const char* key) -> const json* {
+    if (parent == nullptr || !parent->is_object()) return nullptr;
+    const auto it = parent->find(key);
+    return it == parent->end() ? nullptr : &*it;
+  };
+  const auto is_false = [](const json* v) { return v != nullptr && v->is_boolean() && !v->get<bool>(); };
+  const auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+
+  const json* int8 = member(member(&root, "int8"), "gates");
+  if (is_false(member(int8, "passed"))) {
+    g.int8_failed = true;
+    const json* failed_by = member(int8, "failed_by");
+    if (failed_by != nullptr && failed_by->is_array())
+      for (std::size_t i = 0; i < failed_by->size(); ++i) g.int8_why += (i ? "; " : "") + text((*failed_by)[i]);
+    const json* reason = member(int8, "reason");
+    if (g.int8_why.empty() && reason != nullptr && reason->is_string()) g.int8_why = reason->get<std::string>();
+    if (g.int8_why.empty()) g.int8_why = "see manifest field int8.gates";
+  }
+
+  const json* parity = member(&root, "parity");
+  const json* failures = member(parity, "failures");
+  if (failures != nullptr && failures->is_array())
+    for (const auto& f : *failures) g.parity_failures.push_back(text(f));
+  g.parity_failed = is_false(member(parity, "passed"));
+  const json* paths = member(parity, "paths");
+  g.has_paths = paths != nullptr && paths->is_object() && !paths->empty();
+  if (g.has_paths) {
+    std::vector<std::string> names;  // file order; any key the callback missed after them
+    for (const auto& name : parity_path_order)
+      if (paths->contains(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    for (const auto& item : paths->items())
+      if (std::find(names.begin(), names.end(), item.key()) == names.end()) names.push_back(item.key());
+    for (const auto& name : names) {
+      const json& verdict = (*paths)[name];
+      const json* backend = member(&verdict, "backend");
+      if (backend != nullptr && backend->is_string() && is_false(member(&verdict, "passed")))
+        g.failed_paths.emplace_back(name, backend->get<std::string>());
+    }
+  }
+  return g;
 }
 
 GridLayout read_layout(const Fields& f) {
@@ -227,6 +288,35 @@ fs::path inside(const fs::path& dir, const std::string& rel, const Fields& f, co
 
 }  // namespace
 
+std::string failed_gate(const GateVerdicts& gates, const std::string& backend) {
+  if (gates.int8_failed) return "its INT8 gate failed (" + gates.int8_why + ")";
+  if (gates.has_paths) {
+    std::vector<std::string> failed;
+    for (const auto& [name, path_backend] : gates.failed_paths)
+      if (path_backend == backend) failed.push_back(name);
+    if (failed.empty()) return "";
+    std::string why = "its parity gate failed for ";
+    for (std::size_t i = 0; i < failed.size(); ++i) why += (i ? ", " : "") + failed[i];
+    for (const auto& f : gates.parity_failures)  // the first recorded failure of one of them
+      if (std::any_of(failed.begin(), failed.end(), [&](const std::string& n) { return f.find("(" + n + ",") != std::string::npos; }))
+        return why + " (" + f + ")";
+    return why;
+  }
+  if (gates.parity_failed) return "its parity gate failed" + (gates.parity_failures.empty() ? "" : " (" + gates.parity_failures[0] + ")");
+  return "";
+}
+
+std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend) {
+  std::vector<std::string> order;
+  json root;
+  try {
+    root = json::parse(manifest_json, parity_path_order(&order));
+  } catch (const json::exception& e) {
+    throw BundleError(std::string("manifest is not valid JSON: ") + e.what());
+  }
+  return failed_gate(read_gates(root, order), backend);
+}
+
 std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
   if (!has_graph_file(graph, kind))
     throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
@@ -256,7 +346,8 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   if (!fs::is_directory(dir)) throw BundleError("bundle " + dir_text + " is not a directory");
   const fs::path manifest_path = dir / kManifestFile;
   if (!fs::is_regular_file(manifest_path)) throw BundleError("bundle " + dir_text + " has no " + kManifestFile);
-  const json root = parse_file(manifest_path);
+  std::vector<std::string> parity_paths;
+  const json root = parse_file(manifest_path, &parity_paths);
   if (!root.is_object()) throw BundleError(manifest_path.string() + " is not a JSON object");
   const Fields f(root, manifest_path.string());
 
@@ -353,6 +444,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
       m.executorch_blocks.push_back({f.integer(h, 1), f.integer(w, 1)});
     }
   }
+  m.gates = read_gates(root, parity_paths);
 
   // every listed file exists and (when asked) matches its SHA-256
   const json& files = f.at("files");

@@ -27,6 +27,17 @@ struct HypernetInput {
   float neutral = 1.0f;
 };
 
+// The gate verdicts a manifest records (int8.gates, parity), as read for failed_gate.
+struct GateVerdicts {
+  bool int8_failed = false;  // int8.gates.passed is false
+  std::string int8_why;      // int8.gates.failed_by joined with "; ", else its reason, else a pointer to the field
+  // parity.paths in file order: path name ("openvino split") -> backend, for verdicts that are false
+  std::vector<std::pair<std::string, std::string>> failed_paths;
+  bool has_paths = false;     // parity.paths is a non-empty object (per-path verdicts recorded)
+  bool parity_failed = false; // parity.passed is false (the overall verdict of older bundles)
+  std::vector<std::string> parity_failures;  // parity.failures
+};
+
 struct Manifest {
   std::string dir;
   std::string family;
@@ -55,6 +66,7 @@ struct Manifest {
   // executorch_blocks[b] (h, w); absent for bundles of other targets
   std::optional<int> executorch_batch;
   std::vector<Size> executorch_blocks;
+  GateVerdicts gates;
 
   // Path of a graph file of one kind; BundleError if the bundle has none.
   std::string graph_path(const std::string& graph, const std::string& kind) const;
@@ -63,6 +75,15 @@ struct Manifest {
 
 // The grid layout of a manifest's interface.grid object given as JSON text (for tools/tests).
 GridLayout grid_layout_from_json(const std::string& grid_json);
+
+// Why the bundle's recorded gates say `backend` (as the manifest names backends: "onnxruntime",
+// "openvino", "tensorrt") must not be trusted, or "" when they do not: a failed INT8 gate
+// condemns every backend (they all run the one Q/DQ graph); a failed parity path condemns its
+// backend; bundles without per-path verdicts fall back to the overall parity verdict. The rule
+// and wording of the Python runtime's failed_gate (inrgan_export/runtime/base.py).
+std::string failed_gate(const GateVerdicts& gates, const std::string& backend);
+// The same for a manifest given as JSON text (for tools/tests).
+std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend);
 
 // Reads and checks `dir`/manifest.json and the files it lists (SHA-256 when asked).
 Manifest read_manifest(const std::string& dir, bool verify_checksums);

@@ -8,6 +8,7 @@
 
 #include "check.hpp"
 #include "grid.hpp"
+#include "manifest.hpp"
 #include "npy.hpp"
 #include "manifest.hpp"
 #include "render_args.hpp"
@@ -186,6 +187,51 @@ TEST_CASE(png_output_uses_the_display_mapping) {
   write_png(path, img, 0, DisplayMapping{});
   CHECK(fs::file_size(path) > 0);
   CHECK_THROWS(ShapeError, write_png(path, img, 1, DisplayMapping{}), "outside the batch");
+}
+
+TEST_CASE(recorded_gates_refuse_backends_as_in_python) {
+  const auto why = [](const std::string& manifest, const std::string& backend) { return detail::failed_gate_from_json(manifest, backend); };
+  // a failed INT8 gate condemns every backend: its failed_by, else its reason, else the field
+  const std::string int8 = R"({"int8": {"gates": {"passed": false, "failed_by": ["PSNR 31.2 dB < 40 dB", "theta max abs 0.2"]}},
+                              "parity": {"passed": true, "paths": {"onnxruntime split": {"backend": "onnxruntime", "passed": true}}}})";
+  for (const char* backend : {"onnxruntime", "openvino", "tensorrt"})
+    CHECK(why(int8, backend) == "its INT8 gate failed (PSNR 31.2 dB < 40 dB; theta max abs 0.2)");
+  CHECK(why(R"({"int8": {"gates": {"passed": false, "reason": "calibration diverged"}}})", "openvino") == "its INT8 gate failed (calibration diverged)");
+  CHECK(why(R"({"int8": {"gates": {"passed": false}}})", "tensorrt") == "its INT8 gate failed (see manifest field int8.gates)");
+  CHECK(why(R"({"int8": {"gates": {"passed": true}}})", "openvino").empty());
+  // a failed parity path condemns its backend only, even when the overall verdict failed
+  const std::string path = R"({"parity": {"passed": false, "failures": [
+      "native 16x16 (openvino fused, batch 1): max abs 0.3 > 0.0001",
+      "native 16x16 (onnxruntime split, batch 4): max abs 0.5 > 0.0001"],
+    "paths": {"onnxruntime split": {"backend": "onnxruntime", "passed": false}, "openvino fused": {"backend": "openvino", "passed": true}}}})";
+  CHECK(why(path, "onnxruntime") == "its parity gate failed for onnxruntime split (native 16x16 (onnxruntime split, batch 4): max abs 0.5 > 0.0001)");
+  CHECK(why(path, "openvino").empty());
+  CHECK(why(path, "tensorrt").empty());
+  // several failed paths of one backend, named in the manifest's order (not sorted)
+  const std::string two = R"({"parity": {"passed": false, "failures": ["half 8x8 (openvino fused, batch 1): NaN/Inf in output"],
+    "paths": {"openvino split": {"backend": "openvino", "passed": false}, "openvino fused": {"backend": "openvino", "passed": false}}}})";
+  CHECK(why(two, "openvino") == "its parity gate failed for openvino split, openvino fused (half 8x8 (openvino fused, batch 1): NaN/Inf in output)");
+  CHECK(why(R"({"parity": {"paths": {"openvino split": {"backend": "openvino", "passed": false}}}})", "openvino") ==
+        "its parity gate failed for openvino split");
+  // bundles without per-path verdicts: the overall verdict, for every backend
+  const std::string legacy = R"({"parity": {"passed": false, "failures": ["native 16x16 (fp32, batch 1): max abs 0.5 > 0.0001", "second"]}})";
+  for (const char* backend : {"onnxruntime", "openvino", "tensorrt"})
+    CHECK(why(legacy, backend) == "its parity gate failed (native 16x16 (fp32, batch 1): max abs 0.5 > 0.0001)");
+  CHECK(why(R"({"parity": {"passed": false, "paths": {}}})", "openvino") == "its parity gate failed");
+  // passed, missing, or not exactly false: no verdict against the backend
+  for (const char* ok : {R"({})", R"({"parity": {"passed": true}})", R"({"parity": {"passed": "false"}})", R"({"int8": {"gates": {}}})",
+                         R"({"int8": {"passed": false}, "parity": null})"})
+    CHECK(why(ok, "openvino").empty());
+  CHECK_THROWS(BundleError, why("{not json", "openvino"), "not valid JSON");
+  ParityError e("x");
+  CHECK(e.exit_code() == 4);
+}
+
+TEST_CASE(allow_failed_parity_on_the_command_line) {
+  CHECK(!cli::parse_render_args({"b/", "-o", "x.png"}).allow_failed_parity);
+  CHECK(cli::parse_render_args({"b/", "--allow-failed-parity", "-o", "x.png"}).allow_failed_parity);
+  CHECK_THROWS(UsageError, cli::parse_render_args({"b/", "--allow-failed-parity=yes", "-o", "x.png"}), "ignored explicit argument 'yes'");
+  CHECK(std::string(cli::kUsage).find("--allow-failed-parity") != std::string::npos);
 }
 
 TEST_MAIN()

@@ -1,7 +1,8 @@
 // inrgan-render: render images from an inrgan-export bundle without Python.
 //   inrgan-render church_ov/ --seed 3 --size 128x192 --window 0.2,0.2,0.8,0.8 -o out.png
 // Errors are one line naming the value, with the exit codes of the Python CLI
-// (0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else).
+// (0 ok, 2 bad input or usage, 3 backend unavailable here, 4 the bundle's recorded gate failed
+// for the backend, 1 anything else).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -60,6 +61,7 @@ int run(const std::vector<std::string>& argv) {
   inrgan::Options options;
   options.threads = args.threads;
   options.max_memory = args.max_memory;
+  options.allow_failed_parity = args.allow_failed_parity;
   const std::string device = args.device ? *args.device : (args.backend == inrgan::Backend::TensorRT ? "cuda:0" : "CPU");
   auto generator = inrgan::Generator::open(args.bundle, args.backend, device, options);
 

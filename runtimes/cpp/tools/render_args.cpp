@@ -13,6 +13,7 @@ const char* const kUsage =
     "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy | --latent-bank ROWS] [--size HxW] [--window X0,Y0,X1,Y1]\n"
     "                     [--backend openvino|tensorrt|onnxruntime|executorch] [--device CPU] [--threads N] [--max-memory BYTES]\n"
     "                     [--truncation PSI] -o OUT.png|OUT.npy\n"
+    "                     [--allow-failed-parity]\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
     "\n"
@@ -26,9 +27,11 @@ const char* const kUsage =
     "  --threads N       CPU threads for the backend (default: the backend's choice)\n"
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
     "  --truncation PSI  truncation psi for generators whose hypernetwork takes truncation_psi (default: its neutral value, 1)\n"
+    "  --allow-failed-parity  render through a backend whose recorded parity or INT8 gate failed (refused by default, exit 4)\n"
     "  -o OUT            OUT.png (one file per image, OUT-seed0003.png when several) or OUT.npy (raw [N,3,H,W])\n"
     "\n"
-    "Exit codes: 0 ok, 2 bad input or usage, 3 backend unavailable here, 1 anything else.\n";
+    "Exit codes: 0 ok, 2 bad input or usage, 3 backend unavailable here, 4 the bundle's recorded gate failed for the\n"
+    "backend, 1 anything else.\n";
 
 namespace {
 
@@ -202,6 +205,10 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
     else if (arg == "-o" || arg == "--out") args.out = value();
     else if (arg == "--max-memory") args.max_memory = parse_bytes(value());
     else if (arg == "--truncation") args.truncation = parse_truncation(value());
+    else if (arg == "--allow-failed-parity") {
+      if (inline_value) throw UsageError("inrgan-render: argument --allow-failed-parity: ignored explicit argument '" + *inline_value + "'");
+      args.allow_failed_parity = true;
+    }
     else if (arg == "--threads") {
       const std::string text = value();
       long long n = 0;

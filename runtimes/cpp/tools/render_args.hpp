@@ -24,6 +24,7 @@ struct RenderArgs {
   int threads = 0;
   std::size_t max_memory = 0;
   std::optional<float> truncation;      // --truncation PSI: the hypernetwork input truncation_psi
+  bool allow_failed_parity = false;     // --allow-failed-parity: open a backend whose recorded gate failed
   bool help = false;
   bool version = false;
 };

@@ -23,7 +23,8 @@ namespace inrgan {
 
 // ------------------------------------------------------------------------------ errors
 // One base class; exit_code() is the command-line contract shared with the Python CLI:
-// 2 bad input or usage, 3 requested backend not available here, 1 anything else.
+// 2 bad input or usage, 3 requested backend not available here, 4 the bundle's recorded gate
+// failed for the backend, 1 anything else.
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, int exit_code = 1)
@@ -81,6 +82,15 @@ class BackendUnavailable : public Error {
 class BackendError : public Error {
  public:
   explicit BackendError(const std::string& m) : Error(m, 1) {}
+};
+
+// The bundle's recorded verdicts condemn the backend: its INT8 gate failed (every backend), or
+// the parity gate failed for one of the backend's paths (else, in bundles without per-path
+// verdicts, the overall parity gate). Its images are known to be wrong; open refuses it unless
+// Options::allow_failed_parity (Generator::open throws it). As the Python runtime's ParityError.
+class ParityError : public Error {
+ public:
+  explicit ParityError(const std::string& m) : Error(m, 4) {}
 };
 
 // ------------------------------------------------------------------------------ types
@@ -147,6 +157,9 @@ struct Options {
   // open of a bundle skips compilation. Off: every open compiles. An unwritable cache
   // folder turns caching off rather than failing the open.
   bool compiled_model_cache = true;
+  // Open a bundle even when its recorded gate failed for this backend (see ParityError), e.g.
+  // to inspect what it renders; off: such a bundle is refused with a ParityError.
+  bool allow_failed_parity = false;
 };
 
 // ------------------------------------------------------------------------------ generator
