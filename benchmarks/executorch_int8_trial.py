@@ -44,7 +44,8 @@ node whose weight operand is dequantized from INT8 inside the same XNNPACK deleg
 other GEMM (portable kernels, or an FP32 XNNPACK GEMM fed by dequantized values) is not.
 Latency: one sample at native size; every round times each program once (``reps`` calls,
 enough for about 20 ms), in a rotated order (interleaved); medians and interquartile ranges
-of the per-call time and of the per-round ratio to FP32; ExecuTorch's thread pool set to
+of the per-call time and of the per-round ratio to FP32 and to the variant's float control
+(its graph form unquantized: what quantization alone changes); ExecuTorch's thread pool set to
 ``--threads``. Variants whose program does not build or run are reported with the error.
 """
 from __future__ import annotations
@@ -79,6 +80,9 @@ from inrgan_export.calibration.plan import gate_verdict
 
 VARIANTS = ("fp32", "fp32-linear", "fp32-bmm", "a-static-as-exported", "b-linear-static", "b-linear-static-per-tensor",
             "c-linear-dynamic", "c-dynamic-as-exported", "d-bmm-annotated")
+#: each quantized variant's graph form without quantization
+FLOAT_CONTROL = {"b-linear-static": "fp32-linear", "b-linear-static-per-tensor": "fp32-linear",
+                 "c-linear-dynamic": "fp32-linear", "d-bmm-annotated": "fp32-bmm"}
 GEMM_OPS = ("aten.bmm.default", "aten.mm.default", "aten.addmm.default", "aten.linear.default",
             "aten.matmul.default", "aten.convolution.default", "aten.baddbmm.default")
 DQ_OPS = ("dequantize_per_tensor", "dequantize_per_channel", "dequantize_affine")
@@ -576,7 +580,15 @@ def run_preset(name: str, latents: int, calib_latents: int, rounds: int, threads
             "median_ms": _r(med * 1e3, 3), "q1_ms": _r(q1 * 1e3, 3), "q3_ms": _r(q3 * 1e3, 3),
             "speedup_vs_fp32_median": _r(np.median(ratio), 3),
             "speedup_vs_fp32_iqr": [_r(np.percentile(ratio, 25), 3), _r(np.percentile(ratio, 75), 3)],
+            "per_round_ms": [_r(t * 1e3, 4) for t in ts],
         }
+        control = FLOAT_CONTROL.get(v)
+        if control in times:  # the same graph form in FP32: what quantization alone changes
+            c = np.asarray(times[control]) / ts
+            out["variants"][v]["latency"]["float_control"] = control
+            out["variants"][v]["latency"]["speedup_vs_float_control_median"] = _r(np.median(c), 3)
+            out["variants"][v]["latency"]["speedup_vs_float_control_iqr"] = [_r(np.percentile(c, 25), 3),
+                                                                            _r(np.percentile(c, 75), 3)]
         print(f"# {name} {v}: {med * 1e3:.3f} ms [{q1 * 1e3:.3f}, {q3 * 1e3:.3f}], x{np.median(ratio):.2f} vs fp32",
               file=sys.stderr)
     return out
