@@ -6,9 +6,25 @@ lowered to XNNPACK (``to_edge_transform_and_lower`` + ``XnnpackPartitioner``) an
 deployment choice: the planned bytes are recorded per graph, and the runtime tiles renders
 larger than the bound into pieces that fit it.
 
-This target exports from the PyTorch model itself (``needs_onnx = False``). INT8 is refused:
-the XNNPACK PT2E quantizer annotates linear, conv, add, mul, cat and pooling, not the matmul
-of a per-sample weight with the pixel features that every INR layer is (see the README).
+This target exports from the PyTorch model itself (``needs_onnx = False``). INT8 is refused,
+because XNNPACK (executorch 1.5) runs no INR layer in INT8. Every INR layer is a product of a
+per-sample weight (made from θ) with the pixel features, and
+
+* the XNNPACK PT2E quantizer annotates linear, conv, add, mul, cat and pooling: on the graph
+  as exported it quantizes the elementwise ops around the layers (weight construction,
+  Fourier features, bias adds), and XNNPACK then runs the layers' batch matmuls in FP32
+  between INT8 round trips (no speed-up; worst PSNR 22 dB on ``demo:sg2-tiny``);
+* written as ``F.linear`` over the per-sample weight (batch 1) the quantizer annotates the
+  layers, static or dynamic, but XNNPACK's quantized fully-connected needs a constant weight,
+  so those linears fall to ExecuTorch's portable kernels with their quantize ops, and the
+  portable per-channel quantize kernel aborts on the float32 scales at run time;
+* annotated by hand (INT8 on both operands of each layer's ``bmm``), the batch matmul stays
+  FP32 in XNNPACK (its partitioner takes ``bmm`` in FP32 only) between convert ops: INT8
+  error, no INT8 arithmetic.
+
+``benchmarks/executorch_int8_trial.py`` reproduces each of these (what is annotated, which
+GEMMs XNNPACK runs in which datatype, PSNR on held-out latents, latency against FP32);
+its output is ``benchmarks/results/executorch_int8_trial.json``.
 """
 from __future__ import annotations
 
@@ -54,8 +70,9 @@ class ExecuTorchTarget(Target):
             from ..errors import UnsupportedOption
 
             raise UnsupportedOption(
-                "precision int8 is not supported for target executorch: XNNPACK's quantizer does not annotate the INR's "
-                "per-sample matmuls; supported: fp32 (int8: --target onnx or openvino)"
+                "precision int8 is not supported for target executorch: XNNPACK runs no INR layer in INT8 (its quantized "
+                "GEMMs need constant weights, the INR's are per-sample); supported: fp32 "
+                "(int8: --target onnx, openvino, ort-mobile or tensorrt)"
             )
         super().check(options)
         bound_range(options, (1, 1))  # a bad --max-res/--max-batch fails before any work

@@ -59,5 +59,5 @@ def test_renders_beyond_the_bound_are_tiled_and_match_the_reference(pte_bundle):
 
 def test_int8_is_refused_naming_what_is_supported(tmp_path):
     proc = run_cli("demo:tiny", "--target", "executorch", "--precision", "int8", "-o", tmp_path / "q", cwd=tmp_path)
-    assert_one_line_error(proc, 2, "int8", "executorch", "supported: fp32")
+    assert_one_line_error(proc, 2, "int8", "executorch", "per-sample", "supported: fp32")
     assert not (tmp_path / "q").exists()
