@@ -170,3 +170,25 @@ def test_sg2_int8_export_passes_and_its_hypernet_is_finite_on_a_zero_latent(sg2_
     with open_bundle(out, backend="openvino") as g:
         assert np.isfinite(g.generate(z, (32, 32))).all()
 
+
+def test_sg2_int8_plan_keeps_per_row_layers_in_int8_kernels(sg2_ov8):
+    """sg2's per-sample weights are quantized per row and sample (W x = m (W/m) x): the plan
+    keeps at least 2 of the 13 layers of demo:sg2-tiny (1 with one scale per tensor), and
+    OpenVINO runs each of them with an INT8 kernel."""
+    from inrgan_export.calibration.qdq import inspect_qdq
+
+    out, proc = sg2_ov8
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    int8 = m["int8"]
+    assert int8["gates"]["passed"] and len(int8["sweep_psnr_db"]) == 13
+    assert len(int8["int8_layers"]) >= 2
+    assert int8["calibration"]["weight_scales_per_row_per_sample"] == int8["int8_layers"]
+    assert "per row and per sample" in m["graphs"]["inr"]["quantization"]
+    q = onnx.load(str(out / "inr.onnx"))
+    quantized = [mm for mm in inspect_qdq(q).values() if all(mm.inputs_quantized)]
+    assert len(quantized) == len(int8["int8_layers"])
+    assert all(mm.scales[0] == pytest.approx(1 / 127) for mm in quantized)  # W / m lies in [-1, 1]
+    kernels = m["openvino"]["inr_matmul_kernels"]
+    assert sum(n for k, n in kernels.items() if k.startswith("i8 ")) == len(quantized)
+    assert json.loads((out / "parity.json").read_text())["passed"]
