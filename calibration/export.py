@@ -24,6 +24,15 @@ def spec_from_options(opts: Any) -> CalibrationSpec:
     return CalibrationSpec(latents=opts.calib_latents, **fields)
 
 
+def _quantization(plan) -> str:
+    text = "Q/DQ, symmetric int8, per-tensor"
+    rows = plan.calibration.get("weight_scales_per_row_per_sample")
+    if rows:
+        text += (f"; the per-sample weights of {len(rows)} layer(s) per row and per sample (row max, "
+                 "W x = m * ((W / m) x), per-tensor Q/DQ of W / m)")
+    return text
+
+
 def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityError | None]:
     """(manifest additions, deferred gate error) after writing the INT8 graphs into the bundle.
 
@@ -50,7 +59,7 @@ def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityE
     additions = {
         "onnx_precision": "int8",
         "int8": {**plan.to_manifest(), "hypernet": "FP32 (runs once per latent)"},
-        "graphs": {"inr": {"nodes": len(onnx.load(str(inr)).graph.node), "quantization": "Q/DQ, symmetric int8, per-tensor"},
+        "graphs": {"inr": {"nodes": len(onnx.load(str(inr)).graph.node), "quantization": _quantization(plan)},
                    "generator": {"nodes": len(fused.graph.node)}},
     }
     error = None

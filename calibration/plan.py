@@ -1,7 +1,8 @@
 """The INT8 precision plan: calibrate, sweep layer sensitivity, choose the layers that stay in
 floating point, and gate the result.
 
-1. ranges: the FMM bound for bounded per-sample weights, calibration data for the rest
+1. ranges: the FMM bound for bounded per-sample weights, each sample's row maxima for the
+   other per-sample weights (per-row INT8, see ``qdq``), calibration data for activations
    (cached, keyed by graph, spec and version);
 2. sensitivity sweep: quantize one layer at a time, PSNR against FP32 on a small sweep set;
 3. plan: every layer in INT8; while the gate rule fails on the sweep set, the most harmful
@@ -265,7 +266,7 @@ def build_plan(
                      "latent_source": spec.source(),
                      "grids": describe(spec, native), "cache_key": key, "cache_used": from_cache,
                      "weight_scales_from_fmm_bound": [l.name for l in layers if l.weight in bounds and l.name in plan],
-                     "weight_scales_from_data": [l.name for l in layers if l.weight not in bounds and l.name in plan],
+                     "weight_scales_per_row_per_sample": [l.name for l in layers if l.weight not in bounds and l.name in plan],
                      "activation_scales_from_data": [l.name for l in layers if l.name in plan]},
         seconds=timings,
     )

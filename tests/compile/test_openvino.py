@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import openvino as ov
 import pytest
 
-from inrgan_export import open_bundle
+from inrgan_export import open_bundle, open_checkpoint
 from inrgan_export.errors import InputValueError, ShapeError
 from inrgan_export.runtime.openvino_backend import device_precisions
 
@@ -139,3 +140,55 @@ def test_openvino_runs_stay_under_the_plugins_2gib_fault():
     assert plan.batch_chunk == 1 and plan.estimate_bytes <= OPENVINO_RUN_BYTES
     plan = gen.plan(gen.grid((2048, 2048)), 1)  # ~2.7 GB for one sample: tiles
     assert plan.pieces > 1 and plan.estimate_bytes <= OPENVINO_RUN_BYTES
+
+
+@pytest.fixture(scope="module")
+def sg2_ov8(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ov8") / "sg2_ov8"
+    proc = run_cli("demo:sg2-tiny", "--target", "openvino", "--precision", "int8", "--calib-latents", "32", "-o", out,
+                   cwd=out.parent)
+    return out, proc
+
+
+def test_sg2_int8_export_passes_and_its_hypernet_is_finite_on_a_zero_latent(sg2_ov8):
+    """The export used to stop with "theta row 0 contains NaN or Inf" (exit 2): the exporter's
+    graph optimizer dropped the scalar ``+ 1e-8`` of the mapping network's 2nd-moment
+    normalisation, and the INT8 compile step renders a zero latent, for which the graph
+    computed 0 * 1/sqrt(0). Both runtimes now give PyTorch's θ for z = 0."""
+    out, proc = sg2_ov8
+    assert proc.returncode == 0, proc.stderr
+    z = np.zeros((1, 16), np.float32)
+    expected = open_checkpoint("demo:sg2-tiny").hypernet(z)
+    assert np.isfinite(expected).all()
+    import onnxruntime as ort
+
+    feeds = {"z": z, "truncation_psi": np.ones((1,), np.float32)}
+    got_ort = ort.InferenceSession(str(out / "hypernet.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    got_ov = ov.Core().compile_model(str(out / "hypernet.xml"), "CPU")(feeds)[0]
+    for got in (got_ort, got_ov):
+        assert np.isfinite(got).all() and np.abs(got - expected).max() <= 1e-4
+    with open_bundle(out, backend="openvino") as g:
+        assert np.isfinite(g.generate(z, (32, 32))).all()
+
+
+def test_sg2_int8_plan_keeps_per_row_layers_in_int8_kernels(sg2_ov8):
+    """sg2's per-sample weights are quantized per row and sample (W x = m (W/m) x): the plan
+    keeps at least 2 of the 13 layers of demo:sg2-tiny (1 with one scale per tensor), and
+    OpenVINO runs each of them with an INT8 kernel."""
+    from inrgan_export.calibration.qdq import inspect_qdq
+
+    out, proc = sg2_ov8
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    int8 = m["int8"]
+    assert int8["gates"]["passed"] and len(int8["sweep_psnr_db"]) == 13
+    assert len(int8["int8_layers"]) >= 2
+    assert int8["calibration"]["weight_scales_per_row_per_sample"] == int8["int8_layers"]
+    assert "per row and per sample" in m["graphs"]["inr"]["quantization"]
+    q = onnx.load(str(out / "inr.onnx"))
+    quantized = [mm for mm in inspect_qdq(q).values() if all(mm.inputs_quantized)]
+    assert len(quantized) == len(int8["int8_layers"])
+    assert all(mm.scales[0] == pytest.approx(1 / 127) for mm in quantized)  # W / m lies in [-1, 1]
+    kernels = m["openvino"]["inr_matmul_kernels"]
+    assert sum(n for k, n in kernels.items() if k.startswith("i8 ")) == len(quantized)
+    assert json.loads((out / "parity.json").read_text())["passed"]

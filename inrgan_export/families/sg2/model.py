@@ -41,6 +41,15 @@ THETA_FORMS = ("factors", "weights")
 
 
 # ---------------------------------------------------------------- primitives
+def _eps(x: Tensor, value: float) -> Tensor:
+    """``value`` as a one-element 1-D tensor to add to ``x`` (same numbers as adding the
+    Python float). A scalar ``+ 1e-8`` does not survive the ONNX export: the exporter's graph
+    optimizer (onnxscript 0.7) rewrites ``x + c`` to ``x`` for every scalar ``c`` within
+    ``abs_tol=1e-8`` of 0, which turns ``rsqrt(mean(z²) + 1e-8)`` into ``rsqrt(mean(z²))`` and
+    so a zero latent into NaN θ. The rule matches 0-D constants only."""
+    return x.new_full((1,), value)
+
+
 def bias_act(x: Tensor, b: Tensor | None, act: str = "linear", gain: float | None = None, clamp: float | None = None) -> Tensor:
     """`torch_utils.ops.bias_act`'s reference path on [N, C, ...]: add bias, activate, scale, clamp."""
     alpha, def_gain = BIAS_ACT[act]
@@ -92,7 +101,7 @@ class FullyConnectedLayer(nn.Module):
 
 
 def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
-    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+    return x * (x.square().mean(dim=1, keepdim=True) + _eps(x, eps)).rsqrt()
 
 
 class MappingNetwork(nn.Module):
@@ -154,7 +163,7 @@ class SynthesisLayer(nn.Module):
         if self.form == "demod":
             # = W.norm(dim=2) of their code; spelled as sqrt(sum(W²)) because ONNX Runtime's
             # symbolic shape inference (used for MAC counts) cannot type opset-18 ReduceL2
-            w = w / (w.square().sum(dim=2, keepdim=True).sqrt() + 1e-8)
+            w = w / (w.square().sum(dim=2, keepdim=True).sqrt() + _eps(w, 1e-8))
         return w
 
     def forward(self, x: Tensor, weight: Tensor) -> Tensor:
@@ -553,7 +562,7 @@ class SG2Generator(nn.Module):
             for lname, layer in block.layers():
                 if layer.instance_norm:
                     if collect_stats:
-                        s = x.std(dim=2, keepdim=True) + 1e-8
+                        s = x.std(dim=2, keepdim=True) + _eps(x, 1e-8)
                         stats.append(s.squeeze(2))
                         remaining -= 1
                     else:
