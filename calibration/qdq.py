@@ -148,19 +148,21 @@ def quantize(fp32_path: Path, out_path: Path, layers: Sequence[Layer], plan: Ite
         source = Path(out_path).with_name(Path(out_path).stem + ".rows.onnx")
         onnx.save(model, str(source))
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # the quantizer's pre-processing hint
-    with contextlib.redirect_stdout(io.StringIO()):
-        quantize_static(
-            str(source), str(out_path), _OneFeed(feed), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes or ["<none>"],
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=False,
-            extra_options={
-                "ActivationSymmetric": True, "WeightSymmetric": True,
-                "OpTypesToExcludeOutputQuantization": ["MatMul"],
-                "TensorQuantOverrides": overrides(layers, chosen, ranges, bounds, reduce_range_activations, normalized),
-            },
-        )
-    if source != Path(fp32_path):
-        source.unlink(missing_ok=True)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(
+                str(source), str(out_path), _OneFeed(feed), quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes or ["<none>"],
+                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=False,
+                extra_options={
+                    "ActivationSymmetric": True, "WeightSymmetric": True,
+                    "OpTypesToExcludeOutputQuantization": ["MatMul"],
+                    "TensorQuantOverrides": overrides(layers, chosen, ranges, bounds, reduce_range_activations, normalized),
+                },
+            )
+    finally:
+        if source != Path(fp32_path):
+            source.unlink(missing_ok=True)
     return out_path
 
 
