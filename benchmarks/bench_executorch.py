@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.bench.timing import interleaved
-from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.measure.timing import interleaved
+from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.executorch import import_executorch, lower, planned_bytes
-from inrgan_export.environment import machine_info
-from inrgan_export.onnx_export import export_graph
-from inrgan_export.runtime.onnxruntime_backend import ort_session
-from inrgan_export.runtime.trt_profiles import dim_ranges, resolve_range
-from inrgan_export.split import split
+from inrgan_export.core.environment import machine_info
+from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.backends.onnxruntime_backend import ort_session
+from inrgan_export.backends.trt_profiles import dim_ranges, resolve_range
+from inrgan_export.load.split import split
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from inrgan_export.environment import machine_info
+from inrgan_export.core.environment import machine_info
 
 
 def gnu_time_field(report: str, name: str) -> str:

@@ -38,14 +38,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.environment import machine_info
-from inrgan_export.bench.timing import interleaved, sgemm_paths
-from inrgan_export.checkpoint import demo_checkpoint
-from inrgan_export.onnx_export import export_graph
-from inrgan_export.runtime.base import Generator
-from inrgan_export.runtime.openvino_backend import OPENVINO_RUN_BYTES
-from inrgan_export.runtime.torch_backend import interface_of
-from inrgan_export.split import split
+from inrgan_export.core.environment import machine_info
+from inrgan_export.measure.timing import interleaved, sgemm_paths
+from inrgan_export.load.sources import demo_checkpoint
+from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.backends.base import Generator
+from inrgan_export.backends.openvino_backend import OPENVINO_RUN_BYTES
+from inrgan_export.load.torch_backend import interface_of
+from inrgan_export.load.split import split
 
 
 def main() -> int:
@@ -141,8 +141,8 @@ def main_sizes(args, sizes: list[int]) -> int:
     """Every path at every size in each round; ratios per round; PSNR per path and size."""
     import onnxruntime as ort
 
-    from inrgan_export.bench.timing import interleaved_times, ratio_spread, summarize
-    from inrgan_export.imageio import psnr
+    from inrgan_export.measure.timing import interleaved_times, ratio_spread, summarize
+    from inrgan_export.core.imageio import psnr
 
     torch.set_num_threads(args.threads)
     ckpt = demo_checkpoint(args.preset)
@@ -265,7 +265,7 @@ def openvino_paths(onnx_path: Path, precisions: list[str], threads: int, feeds: 
     except ImportError:
         print("# OpenVINO not installed: skipped", file=sys.stderr)
         return {}
-    from inrgan_export.runtime.openvino_backend import PRECISION_HINTS, device_precisions, inference_precision
+    from inrgan_export.backends.openvino_backend import PRECISION_HINTS, device_precisions, inference_precision
 
     core = ov.Core()
     supported = device_precisions(core, "CPU")
@@ -311,7 +311,7 @@ def int8_paths(bundle_dir: Path, preset: str, threads: int, feeds: dict) -> dict
     except ImportError:
         print("# OpenVINO not installed: openvino int8 skipped", file=sys.stderr)
         return out
-    from inrgan_export.runtime.openvino_backend import inference_precision
+    from inrgan_export.backends.openvino_backend import inference_precision
 
     print(f"# openvino int8 from {source.name}", file=sys.stderr)
     compiled = ov.Core().compile_model(str(source), "CPU", {"INFERENCE_PRECISION_HINT": "f32",

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from inrgan_export.bench.timing import interleaved
-from inrgan_export.bundle import Bundle
-from inrgan_export.environment import machine_info
-from inrgan_export.imageio import psnr
-from inrgan_export.latents import latents_from_seeds
-from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator
-from inrgan_export.runtime.openvino_backend import OpenVINOGenerator
+from inrgan_export.measure.timing import interleaved
+from inrgan_export.core.bundle import Bundle
+from inrgan_export.core.environment import machine_info
+from inrgan_export.core.imageio import psnr
+from inrgan_export.core.latents import latents_from_seeds
+from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator
+from inrgan_export.backends.openvino_backend import OpenVINOGenerator
 
 HELD_OUT_SEEDS = list(range(1000, 1016))
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.bench.timing import interleaved
-from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.measure.timing import interleaved
+from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.ort_mobile import convert_to_ort
-from inrgan_export.environment import machine_info
-from inrgan_export.latents import latents_from_seeds
-from inrgan_export.onnx_export import export_graph
-from inrgan_export.runtime.onnxruntime_backend import ort_session
-from inrgan_export.split import split
+from inrgan_export.core.environment import machine_info
+from inrgan_export.core.latents import latents_from_seeds
+from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.backends.onnxruntime_backend import ort_session
+from inrgan_export.load.split import split
 
 
 def main() -> int:

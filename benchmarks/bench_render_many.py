@@ -57,8 +57,8 @@ def loop_in_process(bundle: Path, seeds: list[int], size: tuple[int, int], batch
     from PIL import Image
 
     from inrgan_export import open_bundle
-    from inrgan_export.imageio import to_uint8
-    from inrgan_export.latents import latents_from_seeds
+    from inrgan_export.core.imageio import to_uint8
+    from inrgan_export.core.latents import latents_from_seeds
 
     with open_bundle(bundle, threads=1) as gen:
         gen.render(gen.hypernet(latents_from_seeds(seeds[:batch], gen.interface.z_dim)), size)  # warm-up, untimed
@@ -73,7 +73,7 @@ def loop_in_process(bundle: Path, seeds: list[int], size: tuple[int, int], batch
 
 def ray_run(bundle: Path, seeds: list[int], size: tuple[int, int], batch: int, workers: int, tmp: Path):
     from inrgan_export.cluster.render_many import render_many
-    from inrgan_export.options import RenderManyOptions
+    from inrgan_export.app.options import RenderManyOptions
 
     out = tmp / f"out_{workers}_{size[0]}"
     shutil.rmtree(out, ignore_errors=True)
@@ -112,7 +112,7 @@ def main() -> int:
 
     import ray
 
-    from inrgan_export.bench.machine import machine_info
+    from inrgan_export.measure.machine import machine_info
 
     work = Path(tempfile.mkdtemp(prefix="bench_render_many_"))
     bundle = args.bundle or export_bundle(args.preset, work)

@@ -100,9 +100,9 @@ def main() -> int:
     import ray
 
     from inrgan_export.cluster.serve import start_service, stop_service
-    from inrgan_export.environment import machine_info
-    from inrgan_export.options import ServeOptions
-    from inrgan_export.runtime.base import parse_bytes
+    from inrgan_export.core.environment import machine_info
+    from inrgan_export.app.options import ServeOptions
+    from inrgan_export.backends.base import parse_bytes
 
     sizes = [int(s) for s in args.sizes.split(",")]
     clients = [int(c) for c in args.clients.split(",")]

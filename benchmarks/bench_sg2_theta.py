@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.bench.timing import interleaved
-from inrgan_export.checkpoint import demo_checkpoint
-from inrgan_export.onnx_export import export_graph
+from inrgan_export.measure.timing import interleaved
+from inrgan_export.load.sources import demo_checkpoint
+from inrgan_export.export.onnx_export import export_graph
 from inrgan_export.families.sg2.model import SG2Generator
-from inrgan_export.split import split
+from inrgan_export.load.split import split
 
 
 def main() -> int:

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.checkpoint import demo_checkpoint
-from inrgan_export.environment import machine_info
-from inrgan_export.imageio import psnr
-from inrgan_export.onnx_export import export_graph
-from inrgan_export.split import split
+from inrgan_export.load.sources import demo_checkpoint
+from inrgan_export.core.environment import machine_info
+from inrgan_export.core.imageio import psnr
+from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.load.split import split
 
 
 def worst(ref: np.ndarray, out: np.ndarray, display) -> float:

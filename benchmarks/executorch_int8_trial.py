@@ -68,12 +68,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inrgan_export.checkpoint import demo_checkpoint, open_checkpoint
-from inrgan_export.environment import machine_info
-from inrgan_export.imageio import psnr
-from inrgan_export.latents import latents_from_seeds
-from inrgan_export.manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
-from inrgan_export.split import example_inputs, split
+from inrgan_export.load.sources import demo_checkpoint, open_checkpoint
+from inrgan_export.core.environment import machine_info
+from inrgan_export.core.imageio import psnr
+from inrgan_export.core.latents import latents_from_seeds
+from inrgan_export.core.manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
+from inrgan_export.load.split import example_inputs, split
 
 from inrgan_export.calibration.data import CALIB_SEED_BASE
 from inrgan_export.calibration.plan import gate_verdict

@@ -5,9 +5,9 @@ theta_layout (input of benchmarks/int8_granularity.py and int8_plan_only.py).
 """
 import sys, json, time
 from pathlib import Path
-from inrgan_export.checkpoint import load_source
-from inrgan_export.split import split
-from inrgan_export.onnx_export import export_graph
+from inrgan_export.load.sources import load_source
+from inrgan_export.load.split import split
+from inrgan_export.export.onnx_export import export_graph
 src, out = sys.argv[1], Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 ckpt = load_source(src); model = ckpt.build()

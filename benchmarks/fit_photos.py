@@ -164,7 +164,7 @@ def fit(args: argparse.Namespace) -> None:
     }
     log(json.dumps(summary))
 
-    from inrgan_export.checkpoint import Checkpoint
+    from inrgan_export.load.sources import Checkpoint
 
     split = ["train"] * N_TRAIN + ["heldout"] * N_HELDOUT
     ckpt = Checkpoint(

@@ -22,8 +22,8 @@ from inrgan_export import open_checkpoint
 from inrgan_export.calibration.graph import find_layers
 from inrgan_export.calibration.data import CalibrationSpec, InrFeeds, SELECTION_SEED_BASE
 from inrgan_export.calibration.ranges import calibrate
-from inrgan_export.latents import latents_from_seeds
-from inrgan_export.imageio import psnr
+from inrgan_export.core.latents import latents_from_seeds
+from inrgan_export.core.imageio import psnr
 
 preset, bundle = sys.argv[1], Path(sys.argv[2])
 nsweep = int(sys.argv[3]) if len(sys.argv) > 3 else 8
@@ -154,7 +154,7 @@ cfgs = json.loads(sys.argv[4]) if len(sys.argv) > 4 else [
 sweep = "--sweep" in sys.argv
 if "--kernels" in sys.argv:
     import openvino as ov
-    from inrgan_export.runtime.openvino_backend import matmul_kernels
+    from inrgan_export.backends.openvino_backend import matmul_kernels
     for cfg in cfgs:
         m = build(set(names), cfg); path = str(work / f"int8_study_{preset}.onnx"); onnx.save(m, path)
         so = ort.SessionOptions(); so.optimized_model_filepath = path + ".opt.onnx"

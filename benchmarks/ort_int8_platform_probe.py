@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from inrgan_export.environment import machine_info
-from inrgan_export.manifest import Interface
+from inrgan_export.core.environment import machine_info
+from inrgan_export.core.manifest import Interface
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:

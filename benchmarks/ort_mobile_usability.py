@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.ort_mobile import check_usability, recommended_providers
-from inrgan_export.onnx_export import export_graph
-from inrgan_export.split import split
+from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.load.split import split
 
 
 def main(presets: list[str]) -> int:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_photos import HIGH, N_TRAIN, NATIVE, crops, psnr  # noqa: E402
 
 from inrgan_export import open_checkpoint  # noqa: E402
-from inrgan_export.checkpoint import load_source  # noqa: E402
+from inrgan_export.load.sources import load_source  # noqa: E402
 
 
 def luma255(img: np.ndarray) -> np.ndarray:

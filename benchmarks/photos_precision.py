@@ -22,16 +22,16 @@ import numpy as np
 import torch
 
 from inrgan_export import open_bundle, open_checkpoint
-from inrgan_export.checkpoint import Checkpoint, load_source
-from inrgan_export.imageio import psnr
-from inrgan_export.latents import latents_from_seeds
+from inrgan_export.load.sources import Checkpoint, load_source
+from inrgan_export.core.imageio import psnr
+from inrgan_export.core.latents import latents_from_seeds
 
 FITTED = {"demo:photos": "photos", "demo:photos-sg2": "photos-sg2"}
 
 
 def seeded_twin(name: str, work: Path) -> Path:
     """The fitted preset's architecture with the seeded demo initialisation, as a .pt."""
-    from inrgan_export.checkpoint import DEMO_SEED
+    from inrgan_export.load.sources import DEMO_SEED
     from inrgan_export.families import all_presets
 
     fam, preset = all_presets()[FITTED[name]]

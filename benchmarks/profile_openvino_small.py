@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inrgan_export.bench.timing import interleaved_times, summarize
-from inrgan_export.environment import machine_info
-from inrgan_export.runtime import open_bundle
+from inrgan_export.measure.timing import interleaved_times, summarize
+from inrgan_export.core.environment import machine_info
+from inrgan_export.backends import open_bundle
 
 
 def main() -> int:
@@ -31,7 +31,7 @@ def main() -> int:
     args = ap.parse_args()
     import openvino as ov
 
-    from inrgan_export.runtime.onnxruntime_backend import ort_session
+    from inrgan_export.backends.onnxruntime_backend import ort_session
 
     with open_bundle(args.bundle, backend="onnxruntime") as g:
         z = np.random.RandomState(0).randn(1, g.interface.z_dim).astype(np.float32)

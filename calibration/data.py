@@ -9,8 +9,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..grid import Window
-from ..latents import latents_from_seeds, load_latents
+from ..core.grid import Window
+from ..core.latents import latents_from_seeds, load_latents
 
 #: calibration latents are seeds CALIB_SEED_BASE + i; the layer selection (sensitivity sweep
 #: and the choice of float layers) uses seeds SELECTION_SEED_BASE + i; the held-out INT8 gate
@@ -44,8 +44,8 @@ class CalibrationSpec:
     def from_file(cls, path: Path, **fields: Any) -> "CalibrationSpec":
         """Calibrate on the latents of a plain ``.npy`` [N, z_dim] (rows counted from its header;
         the width is checked against the model when they are read)."""
-        from ..errors import UsageError
-        from ..hashing import sha256_file
+        from ..core.errors import UsageError
+        from ..core.hashing import sha256_file
 
         try:
             rows = np.load(path, mmap_mode="r", allow_pickle=False).shape

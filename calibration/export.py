@@ -10,9 +10,9 @@ from typing import Any
 
 import onnx
 
-from ..errors import ParityError
-from ..grid import CHECK_MAX_MEMORY
-from ..onnx_export import fuse_files
+from ..core.errors import ParityError
+from ..core.grid import CHECK_MAX_MEMORY
+from ..export.onnx_export import fuse_files
 from .data import CalibrationSpec
 from .plan import build_plan
 
@@ -41,7 +41,7 @@ def quantize_bundle(ctx: Any, cpu: bool = True) -> tuple[dict[str, Any], ParityE
     which full-range activations overflow when both MatMul operands are dynamic (measured on
     this project's AVX2 machine: 27 dB with 8-bit activations on OpenVINO, 48 dB with 7-bit on
     demo:tiny). TensorRT keeps 8 bits."""
-    from ..runtime.torch_backend import TorchGenerator
+    from ..load.torch_backend import TorchGenerator
 
     opts = ctx.options
     graphs = ctx.manifest["graphs"]

@@ -26,11 +26,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import onnx
 
-from ..display import DisplayMapping
-from ..manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
-from ..imageio import psnr
-from ..latents import latents_from_seeds
-from ..log import info, progress, step
+from ..core.display import DisplayMapping
+from ..core.manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
+from ..core.imageio import psnr
+from ..core.latents import latents_from_seeds
+from ..core.log import info, progress, step
 from .data import GATE_LATENTS, SELECTION_LATENTS, SELECTION_SEED_BASE, CalibrationSpec, InrFeeds, describe
 from .graph import find_layers, fmm_bounds
 from .qdq import quantize
@@ -72,7 +72,7 @@ class InrRunner:
 
     def __init__(self, path: Path, threads: int | None = None, bytes_per_pixel: Sequence[int] = (),
                  max_memory: int | None = None) -> None:
-        from ..runtime.onnxruntime_backend import ort_session
+        from ..backends.onnxruntime_backend import ort_session
 
         self.session = ort_session(path, threads)
         self.names = {i.name for i in self.session.get_inputs()}

@@ -36,7 +36,7 @@ def cache_key(graph_sha256: str, spec: CalibrationSpec, native: tuple[int, int],
 
 
 def cache_dir() -> Path:
-    from ..cache import user_cache_dir
+    from ..core.cache import user_cache_dir
 
     return user_cache_dir("calibration")
 

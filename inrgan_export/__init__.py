@@ -15,15 +15,15 @@ from ._version import __version__
 
 
 def open_bundle(*args, **kwargs):
-    """Open an exported bundle with one backend (see :func:`inrgan_export.runtime.open_bundle`)."""
-    from .runtime import open_bundle as _open
+    """Open an exported bundle with one backend (see :func:`inrgan_export.backends.open_bundle`)."""
+    from .backends import open_bundle as _open
 
     return _open(*args, **kwargs)
 
 
 def open_checkpoint(*args, **kwargs):
     """Run a checkpoint or ``demo:<preset>`` with the PyTorch reference backend."""
-    from .checkpoint import open_checkpoint as _open
+    from .load.sources import open_checkpoint as _open
 
     return _open(*args, **kwargs)
 
@@ -36,8 +36,8 @@ def export(*args, **kwargs):
 
 
 def inspect(*args, **kwargs):
-    """What a bundle holds, as a dict (see :func:`inrgan_export.inspect_bundle.inspect_bundle`)."""
-    from .inspect_bundle import inspect_bundle
+    """What a bundle holds, as a dict (see :func:`inrgan_export.app.inspect_bundle.inspect_bundle`)."""
+    from .app.inspect_bundle import inspect_bundle
 
     return inspect_bundle(*args, **kwargs)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .bundle import Bundle
-from .options import ExportOptions
+from .core.bundle import Bundle
+from .app.options import ExportOptions
 
 
 def export(source: str | Path, target: str = "onnx", precision: str = "fp32", out: str | Path | None = None, *,
@@ -18,14 +18,14 @@ def export(source: str | Path, target: str = "onnx", precision: str = "fp32", ou
     """Export a checkpoint (``.pt``), the authors' ``.pkl`` or ``demo:<preset>`` to a bundle and
     return it, opened and checksum-verified.
 
-    ``options`` are the remaining :class:`~inrgan_export.options.ExportOptions` fields
+    ``options`` are the remaining :class:`~inrgan_export.app.options.ExportOptions` fields
     (``device``, ``max_memory``, ``threads``, ``compress_weights``, ``min_res``/``opt_res``/``max_res``
     as ``(H, W)``, ``max_batch``, ``calib_latents`` (a count or a ``Path`` to a ``.npy``),
-    ``calib_method``, ``min_psnr``). Errors are :class:`~inrgan_export.errors.InrganError`
+    ``calib_method``, ``min_psnr``). Errors are :class:`~inrgan_export.core.errors.InrganError`
     subclasses with the CLI's one-line message and ``exit_code``. A gate that fails after the
     bundle was published (parity: ``ParityError``; TensorRT missing: ``BackendUnavailable``) is
     raised too, with the published bundle's path in ``err.bundle``."""
-    from .pipeline import export_bundle
+    from .app.pipeline import export_bundle
 
     source = str(source)
     if out is None:

@@ -12,15 +12,23 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import signals
+from .core import signals
 from ._version import __version__
-from .errors import InrganError, UsageError
-from .extras import missing_extra
-from .grid import Window, parse_size
-from .manifest import DEFAULT_INT8_WORST_DB
-from .options import (PRECISIONS, TARGETS, ConvertOptions, ExportOptions, RenderManyOptions, RenderOptions, ServeOptions,
-                      VerifyOptions)
-from .runtime.base import parse_bytes
+from .core.errors import InrganError, UsageError
+from .core.extras import missing_extra
+from .core.grid import Window, parse_size
+from .core.manifest import DEFAULT_INT8_WORST_DB
+from .app.options import (
+    PRECISIONS,
+    TARGETS,
+    ConvertOptions,
+    ExportOptions,
+    RenderManyOptions,
+    RenderOptions,
+    ServeOptions,
+    VerifyOptions,
+)
+from .backends.base import parse_bytes
 
 COMMANDS = ("export", "convert", "render", "render-many", "serve", "verify", "inspect", "bench", "demo")
 
@@ -363,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return run_serve(args)
     if args.command in ("export", "convert", "verify"):
-        from . import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
+        from .app import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
 
     if args.command == "export":
         opts = ExportOptions(
@@ -394,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline.convert(ConvertOptions(args.source, args.out, args.config, args.dataset, args.force))
         print(f"wrote {args.out}")
     elif args.command == "render":
-        from .latents import parse_seeds
+        from .core.latents import parse_seeds
 
         opts_r = RenderOptions(
             source=args.source,
@@ -414,7 +422,7 @@ def run(args: argparse.Namespace) -> int:
             allow_nonfinite=args.allow_nonfinite,
             allow_failed_parity=args.allow_failed_parity,
         )
-        from .render import render
+        from .app.render import render
 
         render(opts_r)
     elif args.command == "verify":
@@ -423,11 +431,11 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"command": "verify", "bundle": str(args.bundle), **report.summary()})
             if not report.passed:
-                from .errors import ParityError
+                from .core.errors import ParityError
 
                 raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
     elif args.command == "inspect":
-        from .inspect_bundle import format_inspect, inspect_bundle
+        from .app.inspect_bundle import format_inspect, inspect_bundle
 
         info = inspect_bundle(args.bundle, verify_checksums=not args.no_checksums)
         if args.json:
@@ -435,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(format_inspect(info))
     elif args.command == "bench":
-        from .bench.run import BenchOptions, check_options, run_bench
+        from .measure.run import BenchOptions, check_options, run_bench
 
         opts_b = BenchOptions(
             source=args.source,

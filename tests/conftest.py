@@ -84,7 +84,7 @@ def tiny_ort_mobile(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    from inrgan_export.checkpoint import demo_checkpoint
+    from inrgan_export.load.sources import demo_checkpoint
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     demo_checkpoint("tiny").save(path)

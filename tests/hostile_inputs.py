@@ -25,7 +25,7 @@ SG2_TINY = DATA / "sg2" / "tiny.pkl"
 
 
 def _tiny_sg2():
-    from inrgan_export.checkpoint import demo_checkpoint
+    from inrgan_export.load.sources import demo_checkpoint
 
     return demo_checkpoint("sg2-tiny").build()
 
@@ -156,7 +156,7 @@ def pickle_interp_dag(out: Path, levels: int = 40) -> Path:
 
 # ------------------------------------------------------------------ our .pt format
 def pt_huge_config(out: Path, dim: int = 200000) -> Path:
-    from inrgan_export.checkpoint import demo_checkpoint
+    from inrgan_export.load.sources import demo_checkpoint
 
     payload = demo_checkpoint("tiny").to_payload()
     payload["config"] = dict(payload["config"], mapping_hid_dim=dim)

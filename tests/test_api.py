@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import inrgan_export
-from inrgan_export.errors import BundleError, ParityError
+from inrgan_export.core.errors import BundleError, ParityError
 
 from .conftest import DATA, assert_one_line_error, run_cli
 
@@ -79,7 +79,7 @@ def test_verify_json_reports_the_verdict_and_keeps_the_exit_code(tiny_bundle, tm
         arrays = {k: z[k] for k in z.files}
     arrays["ref_half"] = arrays["ref_half"] + np.float32(0.5)
     np.savez_compressed(bad / "golden.npz", **arrays)
-    from inrgan_export.bundle import write_manifest
+    from inrgan_export.core.bundle import write_manifest
 
     write_manifest(bad, json.loads((bad / "manifest.json").read_text()))
     proc = run_cli("verify", bad, "--json", cwd=tmp_path)
@@ -90,7 +90,7 @@ def test_verify_json_reports_the_verdict_and_keeps_the_exit_code(tiny_bundle, tm
 def test_calib_latents_from_a_file(tmp_path):
     from inrgan_export.calibration.data import CalibrationSpec, InrFeeds
     from inrgan_export.cli import build_parser
-    from inrgan_export.manifest import Manifest
+    from inrgan_export.core.manifest import Manifest
 
     z = np.random.RandomState(7).randn(5, 16).astype(np.float32)
     np.save(tmp_path / "mine.npy", z)

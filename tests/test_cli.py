@@ -55,7 +55,7 @@ def test_negative_window_values_work_without_equals(tiny_bundle, tmp_path):
                    "-o", tmp_path / "a.npy", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     from inrgan_export import open_bundle
-    from inrgan_export.latents import latents_from_seeds
+    from inrgan_export.core.latents import latents_from_seeds
 
     with open_bundle(tiny_bundle) as g:
         expected = g.generate(latents_from_seeds([1], 16), (12, 10), (-0.25, -0.5, 1.25, 1.0))

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from inrgan_export.bundle import Bundle
-from inrgan_export.checkpoint import demo_checkpoint, load_checkpoint, load_source
+from inrgan_export.core.bundle import Bundle
+from inrgan_export.load.sources import demo_checkpoint, load_checkpoint, load_source
 from inrgan_export.cli import main as cli_main
-from inrgan_export.errors import BundleError, CheckpointError, ConfigError, InputValueError, ShapeError, UsageError
-from inrgan_export.latents import check_npy_header, load_latents
-from inrgan_export.safejson import json_depth, load_json
+from inrgan_export.core.errors import BundleError, CheckpointError, ConfigError, InputValueError, ShapeError, UsageError
+from inrgan_export.core.latents import check_npy_header, load_latents
+from inrgan_export.core.safejson import json_depth, load_json
 
 from . import hostile_inputs as hi
 from .conftest import assert_one_line_error, cli_command

@@ -62,8 +62,8 @@ def test_cli_renders_a_bundle_without_torch(runtime_venv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
-    from inrgan_export.display import DisplayMapping
-    from inrgan_export.imageio import to_uint8
+    from inrgan_export.core.display import DisplayMapping
+    from inrgan_export.core.imageio import to_uint8
 
     expected = to_uint8(np.load(V1 / "expected.npz")["seed0_16x16"], DisplayMapping())[0]
     assert np.array_equal(np.asarray(Image.open(out)), expected)
@@ -131,8 +131,8 @@ print(kind, "heavy:", ",".join(heavy))
     proc = _run([runtime_venv / "bin" / "python", "-c", script], cwd=tmp_path, env=_clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ort", "heavy:"], proc.stdout
-    from inrgan_export.bundle import Bundle
-    from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator
+    from inrgan_export.core.bundle import Bundle
+    from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator
 
     z = np.random.RandomState(0).randn(2, 16).astype(np.float32)
     with OnnxRuntimeGenerator(Bundle.open(tiny_ort_mobile), graph_kind="onnx") as onnx_gen:

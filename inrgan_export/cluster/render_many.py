@@ -28,9 +28,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import BackendUnavailable, OutputError, UsageError
-from ..grid import Window, check_size
-from ..options import RenderManyOptions
+from ..core.errors import BackendUnavailable, OutputError, UsageError
+from ..core.grid import Window, check_size
+from ..app.options import RenderManyOptions
 
 #: render-many's own limit on distinct seeds (``render`` stops at 4096), checked before a
 #: range is expanded.
@@ -145,7 +145,7 @@ def write_index(out: Path, entries: Iterable[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------ options
 def parse_render_many_seeds(text: str) -> tuple[int, ...]:
     """The ``render`` seed syntax with render-many's own limit, counted before expansion."""
-    from ..latents import parse_seeds
+    from ..core.latents import parse_seeds
 
     seeds = parse_seeds(text, limit=MAX_RENDER_MANY_SEEDS)
     return tuple(dict.fromkeys(seeds))  # a seed named twice is one output, not two
@@ -198,7 +198,7 @@ class RenderWorker:
     def __init__(self, bundle: str, backend: str | None, threads: int, max_memory: int | None,
                  jobs: list[tuple[tuple[int, int], tuple[float, float, float, float]]],
                  truncation: float | None, image_format: str) -> None:
-        from ..runtime import open_bundle
+        from ..backends import open_bundle
 
         self.gen = open_bundle(bundle, backend=backend, threads=threads, max_memory=max_memory).activate()
         iface = self.gen.interface
@@ -209,7 +209,7 @@ class RenderWorker:
         self.image_format = image_format
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        from ..latents import latent_from_seed
+        from ..core.latents import latent_from_seed
 
         crash_once()
         seeds = [int(s) for s in batch["seed"]]
@@ -238,7 +238,7 @@ class RenderWorker:
         else:
             from PIL import Image
 
-            from ..imageio import to_uint8
+            from ..core.imageio import to_uint8
 
             Image.fromarray(to_uint8(image[None], self.display)[0], "RGB").save(buf, format="PNG")
         return buf.getvalue()
@@ -315,7 +315,7 @@ def start_ray(ray, opts: RenderManyOptions) -> bool:
 
 def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
     """Render every missing (seed, size, window) of ``opts`` into ``opts.out``."""
-    from ..runtime import open_bundle
+    from ..backends import open_bundle
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.perf_counter()

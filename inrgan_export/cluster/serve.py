@@ -38,10 +38,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import BackendUnavailable, InrganError, UsageError
-from ..grid import Window, parse_size
-from ..latents import MAX_SEED, latent_from_seed
-from ..options import ServeOptions
+from ..core.errors import BackendUnavailable, InrganError, UsageError
+from ..core.grid import Window, parse_size
+from ..core.latents import MAX_SEED, latent_from_seed
+from ..app.options import ServeOptions
 
 APP_NAME = "inrgan"
 DEPLOYMENT_NAME = "RenderReplica"
@@ -205,8 +205,8 @@ class RenderReplica:
     def __init__(self, opts: ServeOptions) -> None:
         from ray import serve
 
-        from ..inspect_bundle import inspect_bundle
-        from ..runtime import open_bundle
+        from ..app.inspect_bundle import inspect_bundle
+        from ..backends import open_bundle
 
         self.opts = opts
         self.gen = open_bundle(opts.bundle, backend=opts.backend, threads=opts.threads, max_memory=opts.max_memory).activate()
@@ -355,7 +355,7 @@ def encode(image: np.ndarray, fmt: str, display: Any) -> bytes:
     else:
         from PIL import Image
 
-        from ..imageio import to_uint8
+        from ..core.imageio import to_uint8
 
         Image.fromarray(to_uint8(image[None], display)[0], "RGB").save(buf, format="PNG")
     return buf.getvalue()
@@ -454,7 +454,7 @@ def run_service(opts: ServeOptions, log: Callable[[str], None] | None = None,
                 stop: threading.Event | None = None) -> None:
     """``inrgan-export serve``: start the service and keep it until interrupted (Ctrl-C or
     SIGTERM) or ``stop`` is set; then remove it, and the local cluster if this started one."""
-    from ..runtime import open_bundle
+    from ..backends import open_bundle
     from .render_many import check_reachable, token_mode_for
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))

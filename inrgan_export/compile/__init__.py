@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import InrganError, UnsupportedOption, UsageError
+from ..core.errors import InrganError, UnsupportedOption, UsageError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
@@ -33,9 +33,9 @@ class CompileContext:
     directory: Path
     model: Any
     family: Any
-    manifest: Any  # inrgan_export.manifest.Manifest: read it, never change it
+    manifest: Any  # inrgan_export.core.manifest.Manifest: read it, never change it
     options: Any
-    #: the split graph definitions (inrgan_export.split.GraphDef), for targets that export themselves
+    #: the split graph definitions (inrgan_export.load.split.GraphDef), for targets that export themselves
     graphs: tuple[Any, ...] = ()
 
 

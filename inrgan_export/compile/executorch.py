@@ -36,10 +36,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailable, InrganError
-from ..log import info, step
-from ..manifest import GRAPHS
-from ..runtime.trt_profiles import ResolutionRange, dim_ranges, resolve_range
+from ..core.errors import BackendUnavailable, InrganError
+from ..core.log import info, step
+from ..core.manifest import GRAPHS
+from ..backends.trt_profiles import ResolutionRange, dim_ranges, resolve_range
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 #: the graphs ExecuTorch runs (the fused generator is the two run in turn)
@@ -67,7 +67,7 @@ class ExecuTorchTarget(Target):
 
     def check(self, options: Any) -> None:
         if options.precision == "int8":
-            from ..errors import UnsupportedOption
+            from ..core.errors import UnsupportedOption
 
             raise UnsupportedOption(
                 "precision int8 is not supported for target executorch: XNNPACK runs no INR layer in INT8 (its quantized "
@@ -113,8 +113,8 @@ class ExecuTorchTarget(Target):
         return CompileResult(manifest={"graphs": graphs, "executorch": section})
 
     def runtimes(self, directory: Path, manifest: Any, max_memory=None, threads=None) -> list[RuntimeSpec]:
-        from ..bundle import Bundle
-        from ..runtime.executorch_backend import ExecuTorchGenerator
+        from ..core.bundle import Bundle
+        from ..backends.executorch_backend import ExecuTorchGenerator
 
         gen = ExecuTorchGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads)
         return [RuntimeSpec("executorch", "fp32", gen, paths=("split",))]
@@ -129,7 +129,7 @@ def lower(graph, model, spec, bounds: dict[str, int], to_edge, partitioner, debu
     """torch.export with bounded named dims → XNNPACK-lowered ExecuTorch program."""
     import torch
 
-    from ..split import check_example_dims, example_inputs
+    from ..load.split import check_example_dims, example_inputs
 
     spec = dataclasses.replace(spec, example_size=example_size_within(model.layout, bounds))
     args = example_inputs(graph, model, spec)

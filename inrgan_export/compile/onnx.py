@@ -21,8 +21,8 @@ class OnnxTarget(Target):
         return CompileResult()
 
     def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
-        from ..bundle import Bundle
-        from ..runtime.onnxruntime_backend import OnnxRuntimeGenerator
+        from ..core.bundle import Bundle
+        from ..backends.onnxruntime_backend import OnnxRuntimeGenerator
 
         gen = OnnxRuntimeGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads)
         # the fused graph is checked by Polygraphy's own OnnxrtRunner (see pipeline)

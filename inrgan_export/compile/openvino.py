@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from ..log import info, step
-from ..manifest import GRAPHS
+from ..core.log import info, step
+from ..core.manifest import GRAPHS
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 
 def int8_dot_product_isa() -> list[str] | None:
     """The INT8 dot-product ISA extensions of this CPU (empty where none; None where unknown)."""
-    from ..environment import isa_flags
+    from ..core.environment import isa_flags
 
     flags = isa_flags()
     return None if flags is None else [f for f in ("avx_vnni", "avx512_vnni", "amx_int8") if f in flags]
@@ -33,7 +33,7 @@ class OpenVINOTarget(Target):
 
     def check(self, options: Any) -> None:
         super().check(options)
-        from ..runtime.openvino_backend import check_device, check_precision, import_openvino
+        from ..backends.openvino_backend import check_device, check_precision, import_openvino
 
         core = import_openvino().Core()
         device = options.device.upper()
@@ -41,8 +41,8 @@ class OpenVINOTarget(Target):
         check_precision(core, device, options.precision)
 
     def compile(self, ctx: CompileContext) -> CompileResult:
-        from ..bundle import Bundle
-        from ..runtime.openvino_backend import OpenVINOGenerator, import_openvino, inference_precision, matmul_kernels
+        from ..core.bundle import Bundle
+        from ..backends.openvino_backend import OpenVINOGenerator, import_openvino, inference_precision, matmul_kernels
 
         ov = import_openvino()
         opts = ctx.options
@@ -90,8 +90,8 @@ class OpenVINOTarget(Target):
                              deferred_error=error)
 
     def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
-        from ..bundle import Bundle
-        from ..runtime.openvino_backend import OpenVINOGenerator
+        from ..core.bundle import Bundle
+        from ..backends.openvino_backend import OpenVINOGenerator
 
         gen = OpenVINOGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads)
         return [RuntimeSpec("openvino", manifest["openvino"]["precision"], gen)]

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..log import step
+from ..core.log import step
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
 #: the per-graph file kind of the converted graphs, and the file of the reduced build's operators
@@ -77,8 +77,8 @@ class OrtMobileTarget(Target):
         )
 
     def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
-        from ..bundle import Bundle
-        from ..runtime.onnxruntime_backend import OnnxRuntimeGenerator
+        from ..core.bundle import Bundle
+        from ..backends.onnxruntime_backend import OnnxRuntimeGenerator
 
         gen = OnnxRuntimeGenerator(Bundle(directory, manifest), max_memory=max_memory, threads=threads, graph_kind=GRAPH_KIND)
         return [RuntimeSpec("onnxruntime", manifest["ort_mobile"]["precision"], gen)]

@@ -441,7 +441,7 @@ class RangeMeter:
 
     def __init__(self, model: onnx.ModelProto, threads: int | None = None,
                  types: Mapping[str, int] | None = None) -> None:
-        from ..runtime.onnxruntime_backend import ort_session
+        from ..backends.onnxruntime_backend import ort_session
 
         types = types if types is not None else tensor_types(model)
         probe, self.names = absmax_probe(model, types)

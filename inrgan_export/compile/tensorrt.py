@@ -36,11 +36,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import onnx
 
-from ..errors import BackendUnavailable, BundleError, InrganError, UnsupportedOption, UsageError
-from ..log import info, step
-from ..manifest import GRAPHS
+from ..core.errors import BackendUnavailable, BundleError, InrganError, UnsupportedOption, UsageError
+from ..core.log import info, step
+from ..core.manifest import GRAPHS
 from . import CompileContext, CompileResult, RuntimeSpec, Target
-from ..runtime.trt_profiles import Profile, ResolutionRange, build_profile, parity_range, resolve_range, trtexec_shapes
+from ..backends.trt_profiles import Profile, ResolutionRange, build_profile, parity_range, resolve_range, trtexec_shapes
 
 SCRIPT = "build_engines.sh"
 BF16_MIN_CC = (8, 0)
@@ -163,9 +163,9 @@ class TensorRTTarget(Target):
 
     # ------------------------------------------------------------ runtimes
     def runtimes(self, directory: Path, manifest: dict[str, Any], max_memory=None, threads=None) -> list[RuntimeSpec]:
-        from ..bundle import Bundle
-        from ..runtime.onnxruntime_backend import OnnxRuntimeGenerator
-        from ..runtime.tensorrt_backend import TensorRTGenerator, engines_missing_message
+        from ..core.bundle import Bundle
+        from ..backends.onnxruntime_backend import OnnxRuntimeGenerator
+        from ..backends.tensorrt_backend import TensorRTGenerator, engines_missing_message
 
         section = manifest.get("tensorrt")
         if not section:
@@ -187,8 +187,8 @@ class TensorRTTarget(Target):
 
 
 def _tensorrt_and_gpu(device_index: int):
-    from ..runtime.tensorrt_backend import Cuda
-    from ..runtime.tensorrt_backend import import_tensorrt
+    from ..backends.tensorrt_backend import Cuda
+    from ..backends.tensorrt_backend import import_tensorrt
 
     trt = import_tensorrt()
     cuda = Cuda(device_index)
@@ -206,7 +206,7 @@ def tensorrt_ready() -> bool:
 
 # --------------------------------------------------------------------------- profiles
 def make_profiles(layout, manifest: Mapping[str, Any], native: tuple[int, int], opts) -> list[Profile]:
-    from ..grid import PARITY_BATCH, parity_grids
+    from ..core.grid import PARITY_BATCH, parity_grids
 
     render = resolve_range(native, opts.max_batch, opts.min_res, opts.opt_res, opts.max_res)
     parity = parity_range([g.size for g in parity_grids(native[0])], PARITY_BATCH)
@@ -217,7 +217,7 @@ def make_profiles(layout, manifest: Mapping[str, Any], native: tuple[int, int], 
 
 def parity_profile_index(profiles: Sequence[Profile], native: tuple[int, int]) -> int:
     """The profile Polygraphy's TrtRunner uses for the parity feeds (sizes and batch 4)."""
-    from ..grid import PARITY_BATCH, parity_grids
+    from ..core.grid import PARITY_BATCH, parity_grids
 
     sizes = [g.size for g in parity_grids(native[0])]
     for k, p in enumerate(profiles):
@@ -289,8 +289,8 @@ def typed_graphs(ctx: CompileContext, precision: str, render: ResolutionRange) -
 
 def fuse_typed(ctx: CompileContext, hypernet: Path, inr: Path, out: Path) -> None:
     """Join the FP32 hypernetwork with a typed INR at θ, as the exporter joins the FP32 ones."""
-    from ..onnx_export import fuse_graphs
-    from ..split import GraphDef, TensorSpec
+    from ..export.onnx_export import fuse_graphs
+    from ..load.split import GraphDef, TensorSpec
 
     entry = ctx.manifest["graphs"]["generator"]
 
@@ -305,9 +305,9 @@ def measure_inr_ranges(ctx: CompileContext, inr: onnx.ModelProto, types, render:
     """Largest |value| of every float tensor of the FP32 INR over the latent bank at the parity
     grids and the ends and opt of the resolution range (large sizes: first latents only, in
     tiles); θ from the FP32 hypernetwork under ONNX Runtime."""
-    from ..runtime.onnxruntime_backend import ort_session
-    from ..grid import parity_grids
-    from ..latents import latent_bank
+    from ..backends.onnxruntime_backend import ort_session
+    from ..core.grid import parity_grids
+    from ..core.latents import latent_bank
     from .precision import RangeMeter
 
     manifest = ctx.manifest
@@ -319,7 +319,7 @@ def measure_inr_ranges(ctx: CompileContext, inr: onnx.ModelProto, types, render:
     feeds = {iface["hypernet_inputs"][0]: z}
     feeds.update({n: np.ones(z.shape[0], np.float32) for n in iface["hypernet_inputs"][1:]})
     theta = hyper.run(None, feeds)[0]
-    from ..grid import Window
+    from ..core.grid import Window
 
     grids = [(g.size, g.window) for g in parity_grids(native[0])]
     grids += [(r, Window()) for r in (render.min_res, render.opt_res, render.max_res)]

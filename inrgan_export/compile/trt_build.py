@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import InrganError
-from ..log import info
-from ..runtime.tensorrt_backend import trt_logger
-from ..runtime.trt_profiles import Profile
+from ..core.errors import InrganError
+from ..core.log import info
+from ..backends.tensorrt_backend import trt_logger
+from ..backends.trt_profiles import Profile
 
 TIMING_CACHE = "timing.cache"
 TIMING_CACHE_KEY = "timing.cache.json"
@@ -242,7 +242,7 @@ def build_engines(trt, directory: Path, onnx_files: dict[str, str], profiles: Se
     results = {}
     for graph, onnx_file in onnx_files.items():
         engine_path = directory / f"{graph}.engine"
-        from ..log import step
+        from ..core.log import step
 
         with step(f"building {engine_path.name} from {onnx_file} with TensorRT {trt.__version__} "
                   f"({len(profiles)} profile(s), strongly typed)", engine_path):

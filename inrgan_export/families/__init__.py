@@ -3,7 +3,7 @@ StyleGAN2-ADA-based model). :mod:`.base` holds the extension point and its regis
 family is a subpackage that registers itself."""
 from __future__ import annotations
 
-from ..display import DisplayMapping
+from ..core.display import DisplayMapping
 from .base import (
     FAMILIES,
     ExportSpec,

@@ -10,7 +10,7 @@ runtimes rely on:
 
 * ``model.hypernet(z, ...) -> theta``  (per latent, once)
 * ``model.inr(theta, *grid_inputs) -> rgb``  (per view; grid inputs from ``model.layout``)
-* ``model.layout`` — a :class:`~inrgan_export.grid.GridLayout`
+* ``model.layout`` — a :class:`~inrgan_export.core.grid.GridLayout`
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
-from ..display import DisplayMapping
-from ..errors import ConfigError
-from ..manifest import DEFAULT_PARITY_ATOL
+from ..core.display import DisplayMapping
+from ..core.errors import ConfigError
+from ..core.manifest import DEFAULT_PARITY_ATOL
 
 
 #: The licence note the authors attach to their code and weights (universome/inr-gan README);

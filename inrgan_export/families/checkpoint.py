@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, InrganError, OutputError
+from ..core.errors import CheckpointError, InrganError, OutputError
 
-#: our .pt format (see inrgan_export.checkpoint)
+#: our .pt format (see inrgan_export.load.sources)
 FORMAT = "inrgan-export/checkpoint"
 FORMAT_VERSION = 1
 

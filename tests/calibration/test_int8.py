@@ -14,14 +14,14 @@ from inrgan_export.calibration.data import CalibrationSpec, InrFeeds, calibratio
 from inrgan_export.calibration.graph import find_layers, fmm_bounds
 from inrgan_export.calibration.qdq import inspect_qdq
 from inrgan_export.calibration.ranges import cache_key, calibrate
-from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.families.paper.model import FMMLinear
-from inrgan_export.imageio import psnr
+from inrgan_export.core.imageio import psnr
 from inrgan_export.families import DisplayMapping
 from inrgan_export import open_bundle, open_checkpoint
 
 from ..conftest import assert_one_line_error, run_cli
-from ..test_manifest import assert_valid_manifest
+from ..core.test_manifest import assert_valid_manifest
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import pytest
 
 from inrgan_export import open_bundle
 from inrgan_export.cluster.render_many import INDEX, PARTIAL, render_many
-from inrgan_export.grid import Window
-from inrgan_export.options import RenderManyOptions
+from inrgan_export.core.grid import Window
+from inrgan_export.app.options import RenderManyOptions
 
 from ..conftest import assert_one_line_error, cli_command, run_cli
 
@@ -77,7 +77,7 @@ def render_pixels(refs: dict, seed: int, size: tuple[int, int]) -> np.ndarray:
     """render's PNG pixels for this seed and size (its PNG file, or its floats display-mapped)."""
     if size == SIZES[0]:
         return refs["png"][seed]
-    from inrgan_export.imageio import to_uint8
+    from inrgan_export.core.imageio import to_uint8
 
     return to_uint8(refs[size][seed : seed + 1], refs["display"])[0]
 

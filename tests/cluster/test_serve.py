@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from inrgan_export import open_bundle
-from inrgan_export.latents import latent_from_seed
-from inrgan_export.options import ServeOptions
+from inrgan_export.core.latents import latent_from_seed
+from inrgan_export.app.options import ServeOptions
 
 from ..conftest import cli_command, run_cli
 

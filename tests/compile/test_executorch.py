@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("executorch", reason="the 'mobile' extra (executorch) is not installed here")
 
 from inrgan_export import open_bundle, open_checkpoint  # noqa: E402
-from inrgan_export.latents import latents_from_seeds  # noqa: E402
+from inrgan_export.core.latents import latents_from_seeds  # noqa: E402
 
 from ..conftest import assert_one_line_error, run_cli  # noqa: E402
-from ..test_manifest import assert_valid_manifest  # noqa: E402
+from ..core.test_manifest import assert_valid_manifest  # noqa: E402
 
 #: the bound of the test bundles: 2x native of the tiny presets, batch 4 (the parity batch)
 BOUND = {"demo:tiny": "32x32", "demo:sg2-tiny": "64x64"}

@@ -10,11 +10,11 @@ import openvino as ov
 import pytest
 
 from inrgan_export import open_bundle, open_checkpoint
-from inrgan_export.errors import InputValueError, ShapeError
-from inrgan_export.runtime.openvino_backend import device_precisions
+from inrgan_export.core.errors import InputValueError, ShapeError
+from inrgan_export.backends.openvino_backend import device_precisions
 
 from ..conftest import assert_one_line_error, run_cli
-from ..test_manifest import assert_valid_manifest
+from ..core.test_manifest import assert_valid_manifest
 
 CPU_PRECISIONS = device_precisions(ov.Core(), "CPU")
 
@@ -129,8 +129,8 @@ def test_openvino_manifest_matches_the_schema(tiny_ov):
 def test_openvino_runs_stay_under_the_plugins_2gib_fault():
     """OpenVINO's CPU plugin returns wrong values once a tensor reaches 2 GiB: every run the
     planner makes for this backend is estimated under 1 GiB, whatever budget the caller gives."""
-    from inrgan_export.bundle import Bundle
-    from inrgan_export.runtime.openvino_backend import OPENVINO_RUN_BYTES, OpenVINOGenerator
+    from inrgan_export.core.bundle import Bundle
+    from inrgan_export.backends.openvino_backend import OPENVINO_RUN_BYTES, OpenVINOGenerator
 
     from ..conftest import DATA
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from inrgan_export import open_bundle
-from inrgan_export.bundle import Bundle, write_manifest
-from inrgan_export.manifest import Manifest
-from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator, ort_session
+from inrgan_export.core.bundle import Bundle, write_manifest
+from inrgan_export.core.manifest import Manifest
+from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator, ort_session
 
 from ..conftest import run_cli
-from ..test_manifest import assert_valid_manifest
+from ..core.test_manifest import assert_valid_manifest
 
 
 @pytest.fixture(scope="module")

@@ -32,12 +32,12 @@ def run(model: onnx.ModelProto, feeds: dict) -> np.ndarray:
 def compiled(tiny_bundle, tmp_path_factory):
     """The tensorrt target's compile step on a copy of the demo:tiny FP32 bundle, for fp16 and
     bf16 (TensorRT is absent here, so it writes the typed graphs and defers exit 3)."""
-    from inrgan_export.bundle import Bundle
-    from inrgan_export.checkpoint import load_source
+    from inrgan_export.core.bundle import Bundle
+    from inrgan_export.load.sources import load_source
     from inrgan_export.compile import CompileContext
     from inrgan_export.compile.tensorrt import TensorRTTarget
     from inrgan_export.families import get_family
-    from inrgan_export.options import ExportOptions
+    from inrgan_export.app.options import ExportOptions
 
     model = load_source("demo:tiny").build()
     out = {}
@@ -52,7 +52,7 @@ def compiled(tiny_bundle, tmp_path_factory):
 
 
 def golden(tiny_bundle: Path):
-    from inrgan_export.bundle import Bundle
+    from inrgan_export.core.bundle import Bundle
     from inrgan_export.verify import load_golden
 
     b = Bundle.open(tiny_bundle)
@@ -152,11 +152,11 @@ def test_bf16_graph_and_its_cpu_emulation(compiled):
 def test_typed_graphs_pass_the_psnr_gate_on_every_golden_grid(compiled, tiny_bundle, precision):
     """ONNX Runtime on CPU (what the bundle's onnxruntime backend runs) against the FP32
     PyTorch references stored in the FP32 bundle: PSNR >= 40 dB, no NaN/Inf."""
-    from inrgan_export.bundle import Bundle
+    from inrgan_export.core.bundle import Bundle
     from inrgan_export.families import DisplayMapping
-    from inrgan_export.grid import GridInputs
-    from inrgan_export.imageio import psnr
-    from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator
+    from inrgan_export.core.grid import GridInputs
+    from inrgan_export.core.imageio import psnr
+    from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator
 
     d, manifest, result = compiled[precision]
     merged = dict(manifest)
@@ -269,7 +269,7 @@ def test_fourier_islands_matter_once_arguments_reach_hundreds(tiny_bundle):
     hundreds. Scaling θ's Fourier segments (an input, so the FP32 graph still gives the exact
     reference) shows what the FP32 islands buy: they hold ~84 dB while an all-FP16 graph
     loses ~25-40 dB, even on a CPU that evaluates sin/cos of the rounded argument in FP32."""
-    from inrgan_export.bundle import Bundle
+    from inrgan_export.core.bundle import Bundle
     from inrgan_export.verify import latent_bank
 
     b = Bundle.open(tiny_bundle)

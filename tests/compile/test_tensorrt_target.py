@@ -18,7 +18,7 @@ import onnx
 import pytest
 
 from ..conftest import assert_one_line_error, run_cli
-from ..test_manifest import assert_valid_manifest
+from ..core.test_manifest import assert_valid_manifest
 
 # non-square, and narrower than the parity grids (4x4 .. 32x32, batch 4): a second profile
 RANGE = ["--min-res", "8x12", "--opt-res", "16x24", "--max-res", "48x64", "--max-batch", "2"]
@@ -52,8 +52,8 @@ def test_export_without_tensorrt_exits_3_after_writing_the_bundle(fp16_bundle):
 
 
 def test_profiles_in_the_manifest(fp16_bundle):
-    from inrgan_export.runtime.trt_profiles import dim_ranges, ResolutionRange
-    from inrgan_export.grid import SizeRule
+    from inrgan_export.backends.trt_profiles import dim_ranges, ResolutionRange
+    from inrgan_export.core.grid import SizeRule
 
     out, _ = fp16_bundle
     m = manifest_of(out)
@@ -84,7 +84,7 @@ def test_build_script(fp16_bundle, tmp_path):
     assert subprocess.run(["bash", "-n", str(out / "build_engines.sh")]).returncode == 0
     lines = [line for line in script.splitlines() if line.startswith('"$TRTEXEC"')]
     assert len(lines) == 3  # one line per graph
-    from inrgan_export.runtime.trt_profiles import Profile, trtexec_shapes
+    from inrgan_export.backends.trt_profiles import Profile, trtexec_shapes
 
     profiles = [Profile.from_manifest(p) for p in m["tensorrt"]["profiles"]]
     for line, graph, onnx_file in zip(lines, ("hypernet", "inr", "generator"),
@@ -138,15 +138,15 @@ def test_render_backends(fp16_bundle):
     img = np.load(npy)
     assert img.shape == (2, 3, 20, 36) and np.isfinite(img).all()
     # it ran the precision-typed graphs: equal to inr.fp16.onnx, close to (not equal to) FP32
-    from inrgan_export.runtime import open_bundle
-    from inrgan_export.latents import latents_from_seeds
+    from inrgan_export.backends import open_bundle
+    from inrgan_export.core.latents import latents_from_seeds
 
     z = latents_from_seeds([0, 1], 16)
     with open_bundle(out, backend="onnxruntime") as g:
         assert g.graph_kind == "onnxruntime_onnx"
         assert np.array_equal(g.generate(z, (20, 36)), img)
-    from inrgan_export.bundle import Bundle
-    from inrgan_export.runtime.onnxruntime_backend import OnnxRuntimeGenerator
+    from inrgan_export.core.bundle import Bundle
+    from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator
 
     with OnnxRuntimeGenerator(Bundle.open(out), graph_kind="onnx") as g:
         fp32 = g.generate(z, (20, 36))
@@ -154,8 +154,8 @@ def test_render_backends(fp16_bundle):
 
 
 def test_sizes_outside_the_profiles_are_refused_by_the_tensorrt_backend(fp16_bundle):
-    from inrgan_export.errors import ShapeError
-    from inrgan_export.runtime import open_bundle
+    from inrgan_export.core.errors import ShapeError
+    from inrgan_export.backends import open_bundle
 
     out, _ = fp16_bundle
     gen = open_bundle(out, backend="tensorrt")  # lazy: nothing of TensorRT is loaded before activation
@@ -216,7 +216,7 @@ def test_verify_lints_the_tensorrt_graphs(fp16_bundle, tmp_path):
     """A TensorRT graph that TensorRT would refuse fails verify, naming the node and rule."""
     from onnx import TensorProto, helper
 
-    from inrgan_export.bundle import write_manifest
+    from inrgan_export.core.bundle import write_manifest
 
     out, _ = fp16_bundle
     bad = tmp_path / "bad"
@@ -245,7 +245,7 @@ def test_authors_fixture_fp16_passes_the_psnr_gate(authors_checkpoints, tmp_path
     assert m["parity"]["passed"], m["parity"]["failures"]
     assert len(m["tensorrt"]["profiles"]) == 1 and m["tensorrt"]["parity_profile"] == 0  # the default range covers parity
     rows = [r for r in json.loads((out / "parity.json").read_text())["rows"] if r["precision"] == "fp16"]
-    from inrgan_export.grid import parity_grids
+    from inrgan_export.core.grid import parity_grids
 
     n = m["interface"]["native_size"][0]
     feeds = sum(len(g.batches) for g in parity_grids(n))
@@ -265,7 +265,7 @@ def require_tensorrt_gpu() -> None:
     except ImportError as e:
         pytest.skip(f"TensorRT not installed: {e}")
     from inrgan_export.compile.tensorrt import _tensorrt_and_gpu
-    from inrgan_export.errors import BackendUnavailable
+    from inrgan_export.core.errors import BackendUnavailable
 
     try:
         _tensorrt_and_gpu(0)
@@ -310,7 +310,7 @@ def test_polygraphy_trt_runner_on_the_fused_engine(tmp_path):
     assert proc.returncode == 0, proc.stderr
     runner = tensorrt_runner(out, manifest_of(out), "tensorrt fused (polygraphy)")
     assert runner is not None
-    from inrgan_export.bundle import Bundle
+    from inrgan_export.core.bundle import Bundle
     from inrgan_export.verify import latent_bank
 
     b = Bundle.open(out)

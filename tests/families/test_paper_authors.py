@@ -7,8 +7,8 @@ import pytest
 import torch
 import yaml
 
-from inrgan_export.checkpoint import load_checkpoint
-from inrgan_export.errors import CheckpointError, ConfigError
+from inrgan_export.load.sources import load_checkpoint
+from inrgan_export.core.errors import CheckpointError, ConfigError
 from inrgan_export.families.paper.authors import canonical_key, convert_state_dict, read_yaml
 from inrgan_export.families.paper.config import PaperConfig, resolve_authors_config
 

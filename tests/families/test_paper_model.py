@@ -15,7 +15,7 @@ from inrgan_export.families.paper.authors import convert_state_dict, read_yaml
 from inrgan_export.families.paper.config import PaperConfig
 from inrgan_export.families.paper.model import PaperGenerator, count_parameters
 from inrgan_export.families.paper.presets import PRESETS
-from inrgan_export.latents import latents_from_seeds
+from inrgan_export.core.latents import latents_from_seeds
 
 from ..conftest import AUTHORS
 

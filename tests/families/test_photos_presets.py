@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from inrgan_export import open_checkpoint
-from inrgan_export.checkpoint import load_source
+from inrgan_export.load.sources import load_source
 
 from ..conftest import run_cli
 

@@ -11,7 +11,7 @@ import pytest
 from inrgan_export import open_bundle, open_checkpoint
 
 from ..conftest import DATA, assert_one_line_error, run_cli
-from ..test_manifest import assert_valid_manifest
+from ..core.test_manifest import assert_valid_manifest
 
 SG2 = DATA / "sg2"
 
@@ -70,7 +70,7 @@ def test_verify_passes_on_the_golden_data(bil_bundle, tmp_path):
 def test_the_released_configuration_loads_exports_and_renders(tmp_path):
     """The released churches architecture (68.4 M parameters, 256²) as a full-size network
     pickle with seeded weights, through convert, export (with its parity report) and render."""
-    from inrgan_export.checkpoint import demo_checkpoint
+    from inrgan_export.load.sources import demo_checkpoint
     from .sg2_pickle_writer import write_network_pickle
 
     model = demo_checkpoint("released-church").build()

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from inrgan_export.checkpoint import demo_checkpoint
+from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.families.sg2.config import SG2Config
 from inrgan_export.families.sg2.pickle_import import load_network_pickle
-from inrgan_export.grid import GridLayout, HalvingSizeRule, YUpCoordConvention
-from inrgan_export.runtime.torch_backend import TorchGenerator
+from inrgan_export.core.grid import GridLayout, HalvingSizeRule, YUpCoordConvention
+from inrgan_export.load.torch_backend import TorchGenerator
 
 from ..conftest import DATA
 

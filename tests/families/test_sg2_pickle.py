@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from inrgan_export.checkpoint import demo_checkpoint, load_source
-from inrgan_export.errors import CheckpointError, ConfigError
+from inrgan_export.load.sources import demo_checkpoint, load_source
+from inrgan_export.core.errors import CheckpointError, ConfigError
 from inrgan_export.families.sg2.config import SG2Config, resolve_interpolations
 from inrgan_export.families.sg2.pickle_import import EasyDict, Inert, PersistentObject, load_network_pickle, read_pickle
 from .sg2_pickle_writer import Global, Reduce, dumps, network_pickle, write_network_pickle
@@ -178,7 +178,7 @@ def test_convert_writes_our_checkpoint(tmp_path):
     out = tmp_path / "tiny.pt"
     proc = run_cli("convert", SG2 / "tiny.pkl", "-o", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    from inrgan_export.checkpoint import load_checkpoint
+    from inrgan_export.load.sources import load_checkpoint
 
     ckpt = load_checkpoint(out)  # weights_only: only tensors and containers
     ref = load_network_pickle(SG2 / "tiny.pkl")

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from inrgan_export.errors import CheckpointError, ConfigError
+from inrgan_export.core.errors import CheckpointError, ConfigError
 from inrgan_export.families.sg2 import pickle_import as pi
 from inrgan_export.families.sg2.pickle_import import (
     LIMITS, PickleLimitError, PickleLimits, RestrictedUnpickler, init_kwargs, load_network_pickle, module_tensors, plain,

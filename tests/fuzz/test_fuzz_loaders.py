@@ -28,12 +28,12 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from inrgan_export.bundle import Bundle
-from inrgan_export.checkpoint import demo_checkpoint, load_checkpoint
-from inrgan_export.errors import InrganError
+from inrgan_export.core.bundle import Bundle
+from inrgan_export.load.sources import demo_checkpoint, load_checkpoint
+from inrgan_export.core.errors import InrganError
 from inrgan_export.families.sg2.pickle_import import LIMITS, RestrictedUnpickler, load_network_pickle
 from ..families.sg2_pickle_writer import dumps, network_pickle
-from inrgan_export.latents import load_latents
+from inrgan_export.core.latents import load_latents
 
 from .. import hostile_inputs as hi
 from ..conftest import DATA, cli_command

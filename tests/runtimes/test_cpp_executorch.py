@@ -120,7 +120,7 @@ def test_render_cli_and_no_libtorch(built, et_bundles, tmp_path):
     assert all(b"XnnpackBackend" in (path / f"{g}.pte").read_bytes() for g in ("hypernet", "inr"))
     render_cpp(built, path, "--backend", "executorch", "--seed", "3,4", "-o", tmp_path / "cpp.npy")
     with open_bundle(path, backend="executorch") as g:
-        from inrgan_export.latents import latents_from_seeds
+        from inrgan_export.core.latents import latents_from_seeds
 
         want = g.generate(latents_from_seeds([3, 4], g.interface.z_dim), tuple(g.interface.native_size))
     assert float(np.abs(np.load(tmp_path / "cpp.npy") - want).max()) <= TOLERANCE
@@ -167,7 +167,7 @@ def test_no_split_within_the_bound_is_a_one_line_error(built, et_bundles, tmp_pa
     """Past the bound by so much that one row of the coarsest block alone exceeds it: the
     Python planner refuses it too."""
     from inrgan_export import open_bundle
-    from inrgan_export.errors import ShapeError
+    from inrgan_export.core.errors import ShapeError
 
     path = et_bundles["paper"]
     size = (512, 512)

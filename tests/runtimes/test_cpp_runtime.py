@@ -1,7 +1,7 @@
 """The C++ runtime (runtimes/cpp) against the Python side, on demo:tiny and the tiny sg2
 bundles (demo:sg2-tiny, nearest, and demo:sg2-tiny-bil, bilinear).
 
-* per-grid inputs and tiles: byte for byte equal to inrgan_export.grid, for several layouts;
+* per-grid inputs and tiles: byte for byte equal to inrgan_export.core.grid, for several layouts;
 * renders: inrgan-render (OpenVINO, f32) equals the Python runtime (ONNX Runtime) within
   1e-4 at native, 1/2, 2x, non-square and windowed sizes, for --latent and --seed, and the
   Python OpenVINO runtime on an IR bundle; bundle precisions run or fail as in Python;
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inrgan_export.grid import CoordConvention, GridLayout, PaperSizeRule, Window
-from inrgan_export.imageio import to_uint8
-from inrgan_export.latents import latents_from_seeds
+from inrgan_export.core.grid import CoordConvention, GridLayout, PaperSizeRule, Window
+from inrgan_export.core.imageio import to_uint8
+from inrgan_export.core.latents import latents_from_seeds
 
 from ..conftest import run_cli
 
@@ -303,8 +303,8 @@ def test_compiled_model_cache_is_shared_with_python(cpp_build, sg2_bundles, tmp_
     import openvino as ov
 
     from inrgan_export import open_bundle
-    from inrgan_export.bundle import Bundle
-    from inrgan_export.runtime.openvino_backend import cache_dir_for
+    from inrgan_export.core.bundle import Bundle
+    from inrgan_export.backends.openvino_backend import cache_dir_for
 
     monkeypatch.setenv("INRGAN_EXPORT_CACHE", str(tmp_path / "cache"))
     bundle = sg2_bundles["bil"]
@@ -496,7 +496,7 @@ def ir_bundle(bundle, tmp_path_factory) -> Path:
     here with OpenVINO's converter because a full --target openvino export takes minutes."""
     import openvino as ov
 
-    from inrgan_export.bundle import write_manifest
+    from inrgan_export.core.bundle import write_manifest
 
     out = tmp_path_factory.mktemp("ir") / "tiny_ov"
     shutil.copytree(bundle, out)
@@ -513,7 +513,7 @@ def ir_bundle(bundle, tmp_path_factory) -> Path:
 
 
 def _python_openvino_available() -> bool:
-    from inrgan_export.runtime import BACKENDS
+    from inrgan_export.backends import BACKENDS
 
     return "openvino" in BACKENDS
 
@@ -726,7 +726,7 @@ def test_a_failed_gate_refuses_the_backend_unless_allowed(cpp_build, bundle, unt
     """A bundle whose manifest records a failed gate for the backend (the rule of the Python
     runtime's failed_gate) is refused: exit 4, one line naming the gate and the override, no
     output; --allow-failed-parity renders it exactly as the untouched bundle."""
-    from inrgan_export.runtime.base import failed_gate
+    from inrgan_export.backends.base import failed_gate
 
     failed = tmp_path / "failed"
     shutil.copytree(bundle, failed)
@@ -775,7 +775,7 @@ def banked_bundle(tmp_path_factory) -> Path:
     """demo:tiny's weights with a 5-latent bank, exported through the real CLI."""
     import torch
 
-    from inrgan_export.checkpoint import Checkpoint, demo_checkpoint
+    from inrgan_export.load.sources import Checkpoint, demo_checkpoint
 
     root = tmp_path_factory.mktemp("banked")
     tiny = demo_checkpoint("tiny")

@@ -1,7 +1,7 @@
 """Family `paper`: the generator of the INR-GAN paper (authors' paper-time code)."""
 from __future__ import annotations
 
-from ...display import DisplayMapping
+from ...core.display import DisplayMapping
 from ..base import AUTHORS_LICENCE_NOTE, ExportSpec, Family, HypernetInput, Importer, register
 from .config import PaperConfig
 from .model import PaperGenerator, count_parameters, init_weights_, macs

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import torch
 import yaml
 
-from ...errors import CheckpointError, ConfigError
+from ...core.errors import CheckpointError, ConfigError
 from .config import PaperConfig
 from .model import PaperGenerator
 
@@ -123,7 +123,7 @@ def import_authors_checkpoint(src: Path, config: Path | None = None, dataset: st
     """The authors' ``gen_ema.pt`` with their experiment config (or ``inr-gan.yml`` plus a
     dataset section) → our :class:`~inrgan_export.families.checkpoint.Checkpoint`; the strict
     load names any mismatch before anything is written."""
-    from ...hashing import sha256_file
+    from ...core.hashing import sha256_file
     from ..checkpoint import Checkpoint
     from ..base import AUTHORS_LICENCE_NOTE as LICENCE_NOTE
 

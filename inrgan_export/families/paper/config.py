@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 
 #: Activations of the authors' `create_activation` that the exported graphs support.
 ACTIVATIONS = (
@@ -193,7 +193,7 @@ class PaperConfig:
         native = _int(data, "target_img_size", "data.")
         num_blocks = _int(inr, "num_blocks", "hp.inr.")
         upsample_idx = _int(inr, "upsample_block_idx", "hp.inr.")
-        from ...grid import PaperSizeRule  # local import: grid is numpy-only and light
+        from ...core.grid import PaperSizeRule  # local import: grid is numpy-only and light
 
         rule = PaperSizeRule(native=native, num_blocks=num_blocks, upsample_block_idx=upsample_idx)
         resolutions = rule.block_sizes_1d(native)

@@ -6,7 +6,7 @@ float32 constants), so for the same weights, latent and grid the outputs agree t
 rounding. Two deliberate differences in *form*, not in value:
 
 * the INR takes one coordinate grid per block plus the resampling indices between blocks
-  (see :mod:`inrgan_export.grid`) instead of computing them from an integer image size,
+  (see :mod:`inrgan_export.core.grid`) instead of computing them from an integer image size,
   so one graph serves every size, aspect ratio, window and tile;
 * nearest/bilinear upsampling is an index gather with PyTorch's own source indices, which
   is what ``F.interpolate`` computes, expressed so that a tile of a render is exact.
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...grid import CoordConvention, GridLayout, PaperSizeRule
+from ...core.grid import CoordConvention, GridLayout, PaperSizeRule
 from .config import BlockConfig, PaperConfig, fixed_basis_rows
 
 

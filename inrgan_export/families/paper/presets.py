@@ -31,7 +31,7 @@ def _yaml_block(res: int, **override) -> BlockConfig:
 
 
 def _yaml_preset(native: int, num_blocks: int = 2, upsample_block_idx: int = 1, overrides: dict | None = None) -> PaperConfig:
-    from ...grid import PaperSizeRule
+    from ...core.grid import PaperSizeRule
 
     resolutions = PaperSizeRule(native, num_blocks, upsample_block_idx).block_sizes_1d(native)
     overrides = overrides or {}

@@ -3,7 +3,7 @@
 :mod:`.pickle_import` without running any code they contain."""
 from __future__ import annotations
 
-from ...display import DisplayMapping
+from ...core.display import DisplayMapping
 from ..base import AUTHORS_LICENCE_NOTE, ExportSpec, Family, HypernetInput, Importer, register
 from .config import SG2Config
 from .model import SG2Generator, count_parameters, init_weights_, macs

@@ -16,7 +16,7 @@ import reprlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 
 #: `torch_utils.ops.bias_act.activation_funcs`: name -> (default alpha, default gain)
 BIAS_ACT = {

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...grid import GridLayout
+from ...core.grid import GridLayout
 from ..paper.model import ThetaSegment, resample
 from .config import BIAS_ACT, BlockInfo, CoordSpec, SG2Config
 
@@ -368,7 +368,7 @@ class SynthesisNetwork(nn.Module):
 
 # ------------------------------------------------------------- grid layout
 def grid_layout(cfg: SG2Config) -> GridLayout:
-    from ...grid import HalvingSizeRule, YUpCoordConvention
+    from ...core.grid import HalvingSizeRule, YUpCoordConvention
 
     n = len(cfg.grid_resolutions())
     mode = cfg.upsampling_mode

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import CheckpointError, ConfigError
+from ...core.errors import CheckpointError, ConfigError
 from .config import SG2Config
 
 PERSISTENCE_VERSION = 6  # torch_utils.persistence._version of StyleGAN2-ADA
@@ -708,9 +708,9 @@ def generator_weights(obj: PersistentObject, limits: PickleLimits = LIMITS) -> d
 
 
 def load_network_pickle(path: str | Path):
-    """A StyleGAN2-ADA network pickle → our :class:`~inrgan_export.checkpoint.Checkpoint`
+    """A StyleGAN2-ADA network pickle → our :class:`~inrgan_export.load.sources.Checkpoint`
     (family `sg2`) holding ``G_ema``; the strict load names any mismatch."""
-    from ...hashing import sha256_file
+    from ...core.hashing import sha256_file
     from ..checkpoint import Checkpoint
     from ..base import AUTHORS_LICENCE_NOTE as LICENCE_NOTE
 

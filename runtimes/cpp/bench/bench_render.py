@@ -6,7 +6,7 @@ drifts from minute to minute):
 
 * cpp:     Generator::render through the C++ API (runtimes/cpp/bench/bench_render.cpp, one
            process per round: warm-up renders, then timed renders);
-* python:  the Python runtime's OpenVINO backend (inrgan_export.runtime.openvino_backend,
+* python:  the Python runtime's OpenVINO backend (inrgan_export.backends.openvino_backend,
            through open_bundle(..., backend="openvino")), when this version has it;
 * minimal: inrgan_export's Generator API (runtime/base.py: checks, cached grids, planning)
            over a minimal OpenVINO backend written here (zero-copy inputs);
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from inrgan_export.bundle import Bundle
-from inrgan_export.latents import latent_from_seed
-from inrgan_export.runtime.base import Generator, Interface
+from inrgan_export.core.bundle import Bundle
+from inrgan_export.core.latents import latent_from_seed
+from inrgan_export.backends.base import Generator, Interface
 
 
 class OpenVinoGenerator(Generator):
@@ -106,7 +106,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {"cpp": [], "python": [], "minimal": [], "raw": []}
     runtime = None
     try:
-        from inrgan_export.runtime import BACKENDS, open_bundle
+        from inrgan_export.backends import BACKENDS, open_bundle
 
         if "openvino" in BACKENDS:
             runtime = open_bundle(args.bundle, backend="openvino", device="CPU", threads=args.threads, verify_checksums=False)

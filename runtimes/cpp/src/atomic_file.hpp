@@ -1,5 +1,5 @@
 // Outputs are written to a temporary sibling and renamed when complete, so a failure never
-// leaves a half-written file behind (as inrgan_export/imageio.py does).
+// leaves a half-written file behind (as inrgan_export/core/imageio.py does).
 #pragma once
 
 #include <cstdio>

@@ -1,4 +1,4 @@
-// What a bundle may make a runtime open (as inrgan_export/bundle.py): every path stays inside
+// What a bundle may make a runtime open (as inrgan_export/core/bundle.py): every path stays inside
 // the bundle directory once symlinks are resolved, and every graph file is listed in the
 // manifest's "files" (so its SHA-256 was checked when the bundle was opened). Messages name
 // the manifest's relative path only, never anything outside the bundle.

@@ -1,5 +1,5 @@
 // inrgan::Generator: input checks, the per-grid inputs (cached per size and window), render
-// planning, and the calls into the backend, as inrgan_export/runtime/base.py does them.
+// planning, and the calls into the backend, as inrgan_export/backends/base.py does them.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Coordinate grids, the size rule and the resampling indices: everything the INR graph takes
-// besides theta, rebuilt from the manifest's interface.grid exactly as inrgan_export/grid.py
+// besides theta, rebuilt from the manifest's interface.grid exactly as inrgan_export/core/grid.py
 // computes it (float32 arithmetic step by step; this code is built without fused
 // multiply-add so every product and sum is rounded separately, as numpy does).
 #pragma once

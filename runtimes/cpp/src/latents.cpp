@@ -1,5 +1,5 @@
 // Latents: `--seed` (numpy's legacy RandomState stream) and `--latent` .npy files, with the
-// same checks and messages as inrgan_export/latents.py.
+// same checks and messages as inrgan_export/core/latents.py.
 #include <cmath>
 #include <cstring>
 #include <limits>

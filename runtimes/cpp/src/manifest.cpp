@@ -23,7 +23,7 @@ const std::set<std::string> kKnownSizeRules = {"halving", "paper-exp"};
 const std::set<std::string> kKnownCoordKinds = {"y-up"};
 const std::set<std::string> kInferencePrecisions = {"f32", "bf16", "f16"};
 // bundle precision -> OpenVINO inference precision hint (int8 bundles carry FakeQuantize; the
-// rest runs f32), as inrgan_export/runtime/openvino_backend.py's PRECISION_HINTS
+// rest runs f32), as inrgan_export/backends/openvino_backend.py's PRECISION_HINTS
 const std::map<std::string, std::string> kOpenVinoHints = {{"fp32", "f32"}, {"bf16", "bf16"}, {"fp16", "f16"}, {"int8", "f32"}};
 
 std::string joined(const std::set<std::string>& names) {

@@ -80,7 +80,7 @@ GridLayout grid_layout_from_json(const std::string& grid_json);
 // "openvino", "tensorrt") must not be trusted, or "" when they do not: a failed INT8 gate
 // condemns every backend (they all run the one Q/DQ graph); a failed parity path condemns its
 // backend; bundles without per-path verdicts fall back to the overall parity verdict. The rule
-// and wording of the Python runtime's failed_gate (inrgan_export/runtime/base.py).
+// and wording of the Python runtime's failed_gate (inrgan_export/backends/base.py).
 std::string failed_gate(const GateVerdicts& gates, const std::string& backend);
 // The same for a manifest given as JSON text (for tools/tests).
 std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend);

@@ -101,7 +101,7 @@ std::string squash(const std::string& text, bool keep_dots) {
 }
 
 // The compiled-model cache folder of a bundle, with the Python runtime's key
-// (inrgan_export/cache.py's user_cache_dir("openvino") and openvino_backend.py's
+// (inrgan_export/core/cache.py's user_cache_dir("openvino") and openvino_backend.py's
 // cache_dir_for): <root>/<sha256(manifest.json)[:16]>-ov<version before the first "-">-<device>.
 std::filesystem::path compiled_model_cache_dir(const std::string& bundle_dir, const std::string& device) {
   namespace fs = std::filesystem;

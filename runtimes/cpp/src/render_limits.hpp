@@ -1,4 +1,4 @@
-// A render's bytes checked before anything is allocated (as inrgan_export/render.py): the
+// A render's bytes checked before anything is allocated (as inrgan_export/app/render.py): the
 // dense coordinate grid of every block and the float32 output must fit the memory budget;
 // beyond it, one line naming the largest size of the same aspect ratio that fits.
 #pragma once

@@ -1,4 +1,4 @@
-// Splitting a render to stay within a memory budget (as inrgan_export/runtime/base.py's plan
+// Splitting a render to stay within a memory budget (as inrgan_export/backends/base.py's plan
 // and grid.py's tiles): batch chunks first; if one sample alone is over budget, tiles along the
 // first block's grid. Every output pixel depends only on the samples its indices name, so a
 // tile computes exactly what the full render computes for its pixels.

@@ -1,5 +1,5 @@
 // inrgan-grid-dump: writes the per-grid inputs the C++ runtime computes, so the Python tests
-// can compare them byte for byte with inrgan_export.grid:
+// can compare them byte for byte with inrgan_export.core.grid:
 //   inrgan-grid-dump GRID.json HxW X0,Y0,X1,Y1 OUTDIR [BANDS_Y,BANDS_X]
 // GRID.json is a manifest's interface.grid object. OUTDIR gets <input>.npy for every input;
 // with bands, also tiles.json (per tile, per block row/column spans) and tile<k>/<input>.npy.

@@ -130,7 +130,7 @@ TEST_CASE(command_lines) {
 }
 
 TEST_CASE(paper_size_rule_and_indices) {
-  // demo:church: native 256, 2 blocks, upsample_block_idx 1 (values from inrgan_export.grid)
+  // demo:church: native 256, 2 blocks, upsample_block_idx 1 (values from inrgan_export.core.grid)
   const detail::PaperExpSizeRule church(256, 2, 1);
   CHECK(church.block_sizes_1d(256) == std::vector<int>({128, 256}));
   CHECK(church.block_sizes_1d(384) == std::vector<int>({192, 384}));

@@ -68,7 +68,7 @@ int run(const std::vector<std::string>& argv) {
   std::vector<float> z;
   std::vector<std::string> labels;
   if (!args.bank_rows.empty()) {
-    // the fitted latents a bundle carries (inrgan_export/latent_bank.py); checksummed with the bundle
+    // the fitted latents a bundle carries (inrgan_export/core/latent_bank.py); checksummed with the bundle
     const fs::path bank = fs::path(args.bundle) / "latents.npy";
     if (!fs::is_regular_file(bank))
       throw inrgan::UsageError(args.bundle + " has no latent bank; --latent-bank needs a bundle exported from a fitted preset (e.g. demo:photos)");

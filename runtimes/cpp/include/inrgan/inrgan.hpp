@@ -6,8 +6,8 @@
 //   auto theta = g.hypernet(z);             // z: z_dim x batch floats, once per latent
 //   auto img = g.render(theta, {128, 192}, inrgan::Window{0.2f, 0.2f, 0.8f, 0.8f});
 //
-// It mirrors the Python runtime (inrgan_export/runtime/base.py): the bundle's manifest.json
-// is the contract, the per-grid inputs are rebuilt from it exactly as inrgan_export/grid.py
+// It mirrors the Python runtime (inrgan_export/backends/base.py): the bundle's manifest.json
+// is the contract, the per-grid inputs are rebuilt from it exactly as inrgan_export/core/grid.py
 // does, and every error is a typed inrgan::Error whose message names the field or value.
 #pragma once
 
