@@ -9,11 +9,12 @@ modulation products A·B never qualify: their first operand is not a per-sample 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+
+from ..export.onnx_graph import GraphIndex
 
 
 @dataclass(frozen=True)
@@ -23,32 +24,6 @@ class Layer:
     weight: str  # tensor name of the per-sample weight (MatMul input 0)
     activation: str  # tensor name of the activation operand (MatMul input 1)
     kind: str  # "fmm" | "linear" (fully predicted, e.g. ToRGB)
-
-
-class GraphIndex:
-    def __init__(self, model: onnx.ModelProto) -> None:
-        self.model = model
-        self.producer = {o: n for n in model.graph.node for o in n.output}
-        self.consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-        for n in model.graph.node:
-            if n.op_type == "Constant":
-                for a in n.attribute:
-                    if a.name == "value":
-                        self.consts[n.output[0]] = numpy_helper.to_array(a.t)
-
-    def const(self, name: str) -> np.ndarray | None:
-        return self.consts.get(name)
-
-    def ancestors(self, name: str, limit: int = 64) -> Iterable[onnx.NodeProto]:
-        seen, stack = set(), [name]
-        while stack and len(seen) < limit:
-            t = stack.pop()
-            node = self.producer.get(t)
-            if node is None or node.name in seen:
-                continue
-            seen.add(node.name)
-            yield node
-            stack.extend(node.input)
 
 
 def theta_offset(index: GraphIndex, tensor: str, theta_name: str = "theta") -> int | None:

@@ -32,7 +32,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import onnx
 
-from .graph import Bound, GraphIndex, Layer
+from ..export.onnx_graph import GraphIndex, toposort
+from .graph import Bound, Layer
 
 
 #: suffixes of the tensors :func:`normalize_rows` adds for a layer's weight ``W``
@@ -78,14 +79,8 @@ def normalize_rows(model: onnx.ModelProto, layers: Sequence[Layer]) -> dict[str,
     if out and opset >= 18:
         model.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), f"{ROW_MAX}__axes"))
     model.graph.node.extend(added)
-    _toposort(model)
+    toposort(model)
     return out
-
-
-def _toposort(model: onnx.ModelProto) -> None:
-    from ..compile.precision import _toposort as sort
-
-    sort(model)
 
 
 def overrides(layers: Sequence[Layer], plan: Iterable[str], ranges: Mapping[str, tuple[float, float]],

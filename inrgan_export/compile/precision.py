@@ -59,6 +59,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..export.onnx_graph import GraphIndex, toposort
+
 FLOAT = TensorProto.FLOAT
 LOW_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
 
@@ -125,18 +127,6 @@ class PrecisionPlan:
         }
 
 
-def _graph_maps(model: onnx.ModelProto):
-    producer: dict[str, onnx.NodeProto] = {}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in model.graph.node:
-        for o in node.output:
-            producer[o] = node
-        for i in node.input:
-            if i:
-                consumers.setdefault(i, []).append(node)
-    return producer, consumers
-
-
 def _is_float(t: int | None) -> bool:
     return t == FLOAT
 
@@ -164,7 +154,8 @@ def plan_precision(
     if low not in LOW_TYPES:
         raise ValueError(f"low precision must be one of {', '.join(LOW_TYPES)}, not {low!r}")
     types = dict(types) if types is not None else tensor_types(model)
-    producer, consumers = _graph_maps(model)
+    index = GraphIndex(model)
+    producer, consumers = index.producer, index.consumers
     fp32: dict[str, str] = {}
 
     def keep(node: onnx.NodeProto, rule: str) -> None:
@@ -385,7 +376,7 @@ def apply_precision(model: onnx.ModelProto, plan: PrecisionPlan, emulate: bool =
     out.graph.node.extend(new_nodes)
     out.graph.initializer.extend(new_inits)
     _drop_unused_initializers(out)
-    _toposort(out)
+    toposort(out)
     del out.graph.value_info[:]
     out = onnx.shape_inference.infer_shapes(out, strict_mode=True)
     return out
@@ -398,27 +389,6 @@ def _drop_unused_initializers(model: onnx.ModelProto) -> None:
     model.graph.initializer.extend(keep)
 
 
-def _toposort(model: onnx.ModelProto) -> None:
-    """Order nodes so every input is produced before use (stable for the original order)."""
-    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
-    pending = list(model.graph.node)
-    ordered: list[onnx.NodeProto] = []
-    while pending:
-        rest = []
-        for node in pending:
-            if all(i in available for i in node.input):
-                ordered.append(node)
-                available.update(node.output)
-            else:
-                rest.append(node)
-        if len(rest) == len(pending):
-            raise ValueError(f"graph has a cycle or a missing input at node {rest[0].name}")
-        pending = rest
-    del model.graph.node[:]
-    model.graph.node.extend(ordered)
-
-
-# --------------------------------------------------------------------------- ranges
 def absmax_probe(model: onnx.ModelProto, types: Mapping[str, int]) -> tuple[onnx.ModelProto, list[str]]:
     """A copy that also outputs ``max(|t|)`` (a scalar) for every float tensor a node
     produces: ONNX Runtime reduces each tensor where it is computed and can free it, so the
