@@ -32,7 +32,7 @@ from ..core.imageio import psnr
 from ..core.latents import latents_from_seeds
 from ..core.log import info, progress, step
 from .data import GATE_LATENTS, SELECTION_LATENTS, SELECTION_SEED_BASE, CalibrationSpec, InrFeeds, describe
-from .graph import find_layers, fmm_bounds
+from .graph import Bound, Layer, find_layers, fmm_bounds
 from .qdq import quantize
 from .ranges import cache_key, calibrate, load_cached, store
 
@@ -132,125 +132,28 @@ def build_plan(
     threads: int | None = None,
     reduce_range_activations: bool = False,
 ) -> Int8Plan:
-    """Write the INT8 INR graph for the plan that meets the gates to ``out_inr``."""
-    iface = reference.interface
-    display = iface.display
-    native = tuple(iface.native_size)
+    """Write the INT8 INR graph for the plan that meets the gates to ``out_inr``. The phases, in
+    order: ranges (cached) → reference images → sensitivity sweep → selection → held-out gate."""
+    native = tuple(reference.interface.native_size)
     model = onnx.load(str(fp32_inr))
-    layers = sorted(find_layers(model, manifest["theta_layout"]),
-                    key=lambda l: next(s["offset"] for s in manifest["theta_layout"] if s["name"] == l.name))
-    if not layers:
-        raise ValueError("found no per-sample-weight MatMul in the INR graph to quantize")
+    layers = _plan_layers(model, manifest)
     bounds = fmm_bounds(model, layers)
     timings: dict[str, float] = {}
-
-    # ---- ranges (cached)
-    graph_sha = hashlib.sha256(fp32_inr.read_bytes()).hexdigest()
-    key = cache_key(graph_sha, spec, native)
     t0 = time.perf_counter()
-    ranges = load_cached(key)
-    from_cache = ranges is not None
-    if ranges is None:
-        with progress(-(-spec.latents // spec.batch), "calibration") as bar:
-            reader = InrFeeds(reference.hypernet, iface.layout, iface.theta_name, iface.z_dim, spec, native, bar)
-            with step(f"calibrating ({spec.method}) on {spec.latents} latents over {', '.join(describe(spec, native))}"):
-                ranges = calibrate(fp32_inr, reader, spec)
-        store(key, ranges, {"graph_sha256": graph_sha, **spec.key_fields()})
+    ranges, key, from_cache = _ranges(fp32_inr, reference, spec, native)
     timings["calibration"] = time.perf_counter() - t0
-    info(f"  calibration ranges {'from cache' if from_cache else 'computed'} (key {key[:12]})")
-
-    # ---- evaluation sets. selection: the sweep (its first 8 latents at ½ native) and the choice
-    # of float layers (all 64 at native and ½); gate: held-out latents, run once on the result
-    half = (max(1, native[0] // 2), max(1, native[1] // 2))
-    grid_half = iface.layout.build(half, None, batch=1).arrays
-    grid_native = iface.layout.build(native, None, batch=1).arrays
-    grid_names = [f"{native[0]}x{native[1]}", f"{half[0]}x{half[1]}"]
-
-    def bank(seeds: list[int], label: str):
-        theta = reference.hypernet(latents_from_seeds(seeds, iface.z_dim))
-        with step(f"FP32 PyTorch reference of {len(seeds)} {label} latents at {grid_names[0]} and {grid_names[1]}"):
-            return theta, reference.render(theta, half), reference.render(theta, native)
-
-    selection_seeds = [SELECTION_SEED_BASE + i for i in range(SELECTION_LATENTS)]
-    gate_seeds = list(range(GATE_LATENTS))
-    theta_sel, ref_sel_half, ref_sel_native = bank(selection_seeds, "selection")
-    theta_gate, ref_half, ref_native = bank(gate_seeds, "held-out gate")
-    feed = {"theta": theta_sel[:1], **{k: v for k, v in grid_half.items()}}
-    work = out_inr.with_name(out_inr.stem + ".candidate.onnx")
-
-    def plan_psnr(plan: Sequence[str], latents: int = SWEEP_LATENTS) -> float:
-        quantize(fp32_inr, work, layers, plan, ranges, bounds, feed, reduce_range_activations)
-        out = InrRunner(work, threads, iface.bytes_per_pixel, reference.max_memory)(theta_sel[:latents], grid_half)
-        return min(psnrs(ref_sel_half[:latents], out, display))
+    ev = _Evaluator(fp32_inr, out_inr, reference, layers, bounds, ranges, min_psnr, threads, reduce_range_activations)
 
     t0 = time.perf_counter()
-    names = [l.name for l in layers]
-    sweep: dict[str, float] = {}
-    with progress(len(names), "sensitivity sweep") as bar, step(f"sensitivity sweep over {len(names)} layers (one INT8 layer at a time)"):
-        for name in names:
-            sweep[name] = plan_psnr([name])
-            bar.update(1)
-    full = plan_psnr(names)
-    plan = list(names)
-    dropped: list[dict[str, Any]] = []
-    sweep_floor = max(min_psnr, MEDIAN_PSNR)  # the sweep set is small: hold it to the median gate
-    current = full
-    while plan and current < sweep_floor:
-        worst = min(plan, key=lambda n: sweep[n])
-        plan.remove(worst)
-        current = plan_psnr(plan) if plan else float("inf")
-        dropped.append({"layer": worst, "reason": f"sensitivity: alone in INT8 it gives {_f(sweep[worst])} dB",
-                        "plan_psnr_db_after": _f(current)})
+    sweep, full, plan, dropped = _sweep_and_plan(ev)
     timings["sweep_and_plan"] = time.perf_counter() - t0
-
-    def evaluate(plan: list[str], theta: np.ndarray, ref_h: np.ndarray, ref_n: np.ndarray, what: str,
-                 margin: float = 0.0) -> dict[str, Any]:
-        quantize(fp32_inr, out_inr, layers, plan, ranges, bounds, feed, reduce_range_activations)
-        run = InrRunner(out_inr, threads, iface.bytes_per_pixel, reference.max_memory)
-        with step(f"INT8 {what} on {theta.shape[0]} latents ({len(plan)} of {len(names)} layers in INT8)"):
-            out_half = run(theta, grid_half)
-            out_native = run(theta, grid_native)
-        p_half, p_native = psnrs(ref_h, out_half, display), psnrs(ref_n, out_native, display)
-        finite = bool(np.isfinite(out_native).all() and np.isfinite(out_half).all())
-        verdict = gate_verdict(p_half + p_native, finite, MEDIAN_PSNR + margin, min_psnr + margin)
-        verdict["passed"] = bool(plan) and verdict["passed"]
-        verdict["per_grid"] = {grid_names[0]: {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
-                               grid_names[1]: {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}}
-        return verdict
-
-    # ---- selection: the sweep set is small, so a plan that passes it can still fail the rule
-    # on the 64 selection latents; then the next most harmful layer goes back to float
     t0 = time.perf_counter()
-    selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
-    attempts = 1
-    while not selection["passed"] and plan:
-        worst = min(plan, key=lambda n: sweep[n])
-        plan.remove(worst)
-        failed = selection
-        selection = evaluate(plan, theta_sel, ref_sel_half, ref_sel_native, "selection", SELECTION_MARGIN_DB)
-        attempts += 1
-        dropped.append({"layer": worst, "reason": f"selection set failed (median {failed['median_psnr_db']} dB, worst "
-                                                  f"{failed['worst_psnr_db']} dB); alone in INT8 it gives {_f(sweep[worst])} dB",
-                        "selection_worst_psnr_db_after": selection["worst_psnr_db"]})
-    selection.update({"latents": SELECTION_LATENTS, "latent_seeds": f"{selection_seeds[0]}..{selection_seeds[-1]}",
-                      "grids": grid_names, "attempts": attempts, "margin_db": SELECTION_MARGIN_DB})
+    selection = _select(ev, plan, sweep, dropped)
     timings["selection"] = time.perf_counter() - t0
-
-    # ---- the held-out gate, once, on the chosen plan
     t0 = time.perf_counter()
-    gates = evaluate(plan, theta_gate, ref_half, ref_native, "held-out gate")
-    gates.update({"latents": GATE_LATENTS, "latent_seeds": f"0..{GATE_LATENTS - 1}", "grids": grid_names,
-                  "held_out": "disjoint from the calibration and selection latents; chose nothing", "attempts": 1})
-    work.unlink(missing_ok=True)
+    gates = _gate(ev, plan)
     timings["gate"] = time.perf_counter() - t0
-    if not plan:
-        gates["reason"] = f"no layer can run in INT8 at a worst-case PSNR of {min_psnr} dB (every one was moved back to float)"
-    observed = {t: max(abs(lo), abs(hi)) for t, (lo, hi) in ranges.items()}
-    bound_report = [
-        {"layer": l.name, "tensor": l.weight, "fmm_bound": bounds[l.weight].bound,
-         "observed_max_abs": observed.get(l.weight), "bound_over_observed": (bounds[l.weight].bound / observed[l.weight]) if observed.get(l.weight) else None}
-        for l in layers if l.weight in bounds
-    ]
+    calibration = _calibration_report(spec, native, key, from_cache, layers, bounds, plan, reduce_range_activations)
     return Int8Plan(
         int8_layers=plan,
         float_layers=dropped + [{"layer": "Fourier features (basis product, sin/cos)", "reason": "always floating point"},
@@ -259,14 +162,171 @@ def build_plan(
         full_plan_sweep_psnr_db=full,
         gates=gates,
         selection=selection,
-        bounds=bound_report,
-        calibration={"activation_bits": 7 if reduce_range_activations else 8,
-                     "method": spec.method, "percentile": spec.percentile if spec.method == "percentile" else None,
-                     "latents": spec.latents, "latent_seeds": None if spec.latent_file else f"{spec.seed}..{spec.seed + spec.latents - 1}",
-                     "latent_source": spec.source(),
-                     "grids": describe(spec, native), "cache_key": key, "cache_used": from_cache,
-                     "weight_scales_from_fmm_bound": [l.name for l in layers if l.weight in bounds and l.name in plan],
-                     "weight_scales_per_row_per_sample": [l.name for l in layers if l.weight not in bounds and l.name in plan],
-                     "activation_scales_from_data": [l.name for l in layers if l.name in plan]},
+        bounds=_bound_report(layers, bounds, ranges),
+        calibration=calibration,
         seconds=timings,
     )
+
+
+def _plan_layers(model: onnx.ModelProto, manifest: Mapping[str, Any]) -> list[Layer]:
+    """The INR's quantizable layers in θ order."""
+    layout = manifest["theta_layout"]
+    layers = sorted(find_layers(model, layout), key=lambda l: next(s["offset"] for s in layout if s["name"] == l.name))
+    if not layers:
+        raise ValueError("found no per-sample-weight MatMul in the INR graph to quantize")
+    return layers
+
+
+def _ranges(fp32_inr: Path, reference, spec: CalibrationSpec, native: tuple[int, int]):
+    """Activation ranges, from the cache when the graph and the calibration spec match."""
+    iface = reference.interface
+    graph_sha = hashlib.sha256(fp32_inr.read_bytes()).hexdigest()
+    key = cache_key(graph_sha, spec, native)
+    ranges = load_cached(key)
+    from_cache = ranges is not None
+    if ranges is None:
+        with progress(-(-spec.latents // spec.batch), "calibration") as bar:
+            reader = InrFeeds(reference.hypernet, iface.layout, iface.theta_name, iface.z_dim, spec, native, bar)
+            with step(f"calibrating ({spec.method}) on {spec.latents} latents over {', '.join(describe(spec, native))}"):
+                ranges = calibrate(fp32_inr, reader, spec)
+        store(key, ranges, {"graph_sha256": graph_sha, **spec.key_fields()})
+    info(f"  calibration ranges {'from cache' if from_cache else 'computed'} (key {key[:12]})")
+    return ranges, key, from_cache
+
+
+class _Evaluator:
+    """Quantizes a candidate plan and scores it against FP32 PyTorch references. Evaluation
+    sets: selection (the sweep uses its first 8 latents at ½ native; the choice of float layers
+    all 64 at native and ½) and gate (held-out latents, run once on the result)."""
+
+    def __init__(self, fp32_inr: Path, out_inr: Path, reference, layers: list[Layer], bounds: dict[str, Bound],
+                 ranges: Mapping[str, tuple[float, float]], min_psnr: float, threads: int | None,
+                 reduce_range_activations: bool) -> None:
+        self.fp32_inr, self.out_inr, self.reference = fp32_inr, out_inr, reference
+        self.layers, self.bounds, self.ranges = layers, bounds, ranges
+        self.min_psnr, self.threads, self.reduce = min_psnr, threads, reduce_range_activations
+        iface = reference.interface
+        self.iface, self.display = iface, iface.display
+        native = tuple(iface.native_size)
+        half = (max(1, native[0] // 2), max(1, native[1] // 2))
+        self.grid_half = iface.layout.build(half, None, batch=1).arrays
+        self.grid_native = iface.layout.build(native, None, batch=1).arrays
+        self.grid_names = [f"{native[0]}x{native[1]}", f"{half[0]}x{half[1]}"]
+        self.half, self.native = half, native
+        self.selection_seeds = [SELECTION_SEED_BASE + i for i in range(SELECTION_LATENTS)]
+        self.sel = self.bank(self.selection_seeds, "selection")
+        self.gate = self.bank(list(range(GATE_LATENTS)), "held-out gate")
+        self.feed = {"theta": self.sel[0][:1], **{k: v for k, v in self.grid_half.items()}}
+        self.work = out_inr.with_name(out_inr.stem + ".candidate.onnx")
+
+    def bank(self, seeds: list[int], label: str):
+        theta = self.reference.hypernet(latents_from_seeds(seeds, self.iface.z_dim))
+        with step(f"FP32 PyTorch reference of {len(seeds)} {label} latents at {self.grid_names[0]} and {self.grid_names[1]}"):
+            return theta, self.reference.render(theta, self.half), self.reference.render(theta, self.native)
+
+    def runner(self, path: Path) -> InrRunner:
+        return InrRunner(path, self.threads, self.iface.bytes_per_pixel, self.reference.max_memory)
+
+    def quantize(self, plan: Sequence[str], path: Path) -> None:
+        quantize(self.fp32_inr, path, self.layers, plan, self.ranges, self.bounds, self.feed, self.reduce)
+
+    def plan_psnr(self, plan: Sequence[str], latents: int = SWEEP_LATENTS) -> float:
+        """Worst PSNR of a plan on the sweep set (the first selection latents at ½ native)."""
+        self.quantize(plan, self.work)
+        theta_sel, ref_sel_half, _ = self.sel
+        out = self.runner(self.work)(theta_sel[:latents], self.grid_half)
+        return min(psnrs(ref_sel_half[:latents], out, self.display))
+
+    def evaluate(self, plan: list[str], bank, what: str, margin: float = 0.0) -> dict[str, Any]:
+        """The gate rule on a bank of latents at native and ½ native, for a plan written to ``out_inr``."""
+        theta, ref_h, ref_n = bank
+        self.quantize(plan, self.out_inr)
+        run = self.runner(self.out_inr)
+        with step(f"INT8 {what} on {theta.shape[0]} latents ({len(plan)} of {len(self.layers)} layers in INT8)"):
+            out_half = run(theta, self.grid_half)
+            out_native = run(theta, self.grid_native)
+        p_half, p_native = psnrs(ref_h, out_half, self.display), psnrs(ref_n, out_native, self.display)
+        finite = bool(np.isfinite(out_native).all() and np.isfinite(out_half).all())
+        verdict = gate_verdict(p_half + p_native, finite, MEDIAN_PSNR + margin, self.min_psnr + margin)
+        verdict["passed"] = bool(plan) and verdict["passed"]
+        verdict["per_grid"] = {
+            self.grid_names[0]: {"median": _f(float(np.median(p_native))), "worst": _f(float(np.min(p_native)))},
+            self.grid_names[1]: {"median": _f(float(np.median(p_half))), "worst": _f(float(np.min(p_half)))}}
+        return verdict
+
+
+def _sweep_and_plan(ev: _Evaluator):
+    """One INT8 layer at a time, then the full plan; the most harmful layers go back to float
+    until the sweep set meets the median gate."""
+    names = [l.name for l in ev.layers]
+    sweep: dict[str, float] = {}
+    with progress(len(names), "sensitivity sweep") as bar, step(f"sensitivity sweep over {len(names)} layers (one INT8 layer at a time)"):
+        for name in names:
+            sweep[name] = ev.plan_psnr([name])
+            bar.update(1)
+    full = ev.plan_psnr(names)
+    plan = list(names)
+    dropped: list[dict[str, Any]] = []
+    sweep_floor = max(ev.min_psnr, MEDIAN_PSNR)  # the sweep set is small: hold it to the median gate
+    current = full
+    while plan and current < sweep_floor:
+        worst = min(plan, key=lambda n: sweep[n])
+        plan.remove(worst)
+        current = ev.plan_psnr(plan) if plan else float("inf")
+        dropped.append({"layer": worst, "reason": f"sensitivity: alone in INT8 it gives {_f(sweep[worst])} dB",
+                        "plan_psnr_db_after": _f(current)})
+    return sweep, full, plan, dropped
+
+
+def _select(ev: _Evaluator, plan: list[str], sweep: Mapping[str, float], dropped: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sweep set is small, so a plan that passes it can still fail the rule on the 64
+    selection latents; then the next most harmful layer goes back to float (``plan`` shrinks)."""
+    selection = ev.evaluate(plan, ev.sel, "selection", SELECTION_MARGIN_DB)
+    attempts = 1
+    while not selection["passed"] and plan:
+        worst = min(plan, key=lambda n: sweep[n])
+        plan.remove(worst)
+        failed = selection
+        selection = ev.evaluate(plan, ev.sel, "selection", SELECTION_MARGIN_DB)
+        attempts += 1
+        dropped.append({"layer": worst, "reason": f"selection set failed (median {failed['median_psnr_db']} dB, worst "
+                                                  f"{failed['worst_psnr_db']} dB); alone in INT8 it gives {_f(sweep[worst])} dB",
+                        "selection_worst_psnr_db_after": selection["worst_psnr_db"]})
+    seeds = ev.selection_seeds
+    selection.update({"latents": SELECTION_LATENTS, "latent_seeds": f"{seeds[0]}..{seeds[-1]}",
+                      "grids": ev.grid_names, "attempts": attempts, "margin_db": SELECTION_MARGIN_DB})
+    return selection
+
+
+def _gate(ev: _Evaluator, plan: list[str]) -> dict[str, Any]:
+    """The held-out gate, once, on the chosen plan (which it writes to ``out_inr``)."""
+    gates = ev.evaluate(plan, ev.gate, "held-out gate")
+    gates.update({"latents": GATE_LATENTS, "latent_seeds": f"0..{GATE_LATENTS - 1}", "grids": ev.grid_names,
+                  "held_out": "disjoint from the calibration and selection latents; chose nothing", "attempts": 1})
+    ev.work.unlink(missing_ok=True)
+    if not plan:
+        gates["reason"] = f"no layer can run in INT8 at a worst-case PSNR of {ev.min_psnr} dB (every one was moved back to float)"
+    return gates
+
+
+def _bound_report(layers: Sequence[Layer], bounds: Mapping[str, Bound],
+                  ranges: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    observed = {t: max(abs(lo), abs(hi)) for t, (lo, hi) in ranges.items()}
+    return [
+        {"layer": l.name, "tensor": l.weight, "fmm_bound": bounds[l.weight].bound,
+         "observed_max_abs": observed.get(l.weight), "bound_over_observed": (bounds[l.weight].bound / observed[l.weight]) if observed.get(l.weight) else None}
+        for l in layers if l.weight in bounds
+    ]
+
+
+def _calibration_report(spec: CalibrationSpec, native: tuple[int, int], key: str, from_cache: bool,
+                        layers: Sequence[Layer], bounds: Mapping[str, Bound], plan: Sequence[str],
+                        reduce_range_activations: bool) -> dict[str, Any]:
+    return {"activation_bits": 7 if reduce_range_activations else 8,
+            "method": spec.method, "percentile": spec.percentile if spec.method == "percentile" else None,
+            "latents": spec.latents, "latent_seeds": None if spec.latent_file else f"{spec.seed}..{spec.seed + spec.latents - 1}",
+            "latent_source": spec.source(),
+            "grids": describe(spec, native), "cache_key": key, "cache_used": from_cache,
+            "weight_scales_from_fmm_bound": [l.name for l in layers if l.weight in bounds and l.name in plan],
+            "weight_scales_per_row_per_sample": [l.name for l in layers if l.weight not in bounds and l.name in plan],
+            "activation_scales_from_data": [l.name for l in layers if l.name in plan]}

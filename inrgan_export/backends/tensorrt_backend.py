@@ -185,14 +185,6 @@ def import_tensorrt():
     return trt
 
 
-def tensorrt_version() -> str | None:
-    """The installed TensorRT's version, or None (never raises)."""
-    try:
-        return import_tensorrt().__version__
-    except BackendUnavailable:
-        return None
-
-
 _LOGGER = None
 
 

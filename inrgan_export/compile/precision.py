@@ -154,80 +154,13 @@ def plan_precision(
     if low not in LOW_TYPES:
         raise ValueError(f"low precision must be one of {', '.join(LOW_TYPES)}, not {low!r}")
     types = dict(types) if types is not None else tensor_types(model)
-    index = GraphIndex(model)
-    producer, consumers = index.producer, index.consumers
-    fp32: dict[str, str] = {}
-
-    def keep(node: onnx.NodeProto, rule: str) -> None:
-        if node.name not in fp32 and _float_node(node, types):
-            fp32[node.name] = rule
-
-    def fan_in(tensors: Iterable[str], rule: str) -> None:
-        stack = [t for t in tensors if t]
-        seen: set[str] = set()
-        while stack:
-            t = stack.pop()
-            if t in seen:
-                continue
-            seen.add(t)
-            node = producer.get(t)
-            if node is None or not _is_float(types.get(t)):
-                continue  # graph input, initializer, or integer/shape arithmetic
-            keep(node, rule)
-            stack.extend(i for i in node.input if i)
-
-    for node in model.graph.node:
-        if node.op_type in DTYPE_ATTRIBUTE_OPS:
-            keep(node, "dtype-attribute")
-    # coordinate -> Fourier argument -> sin/cos
-    for node in model.graph.node:
-        if node.op_type in PERIODIC_OPS:
-            keep(node, "fourier")
-            fan_in(node.input, "fourier")
-    # coordinate-indexing ops and the fan-in of their sampling grid
-    for node in model.graph.node:
-        if node.op_type in COORD_INDEXING_OPS:
-            keep(node, "coordinate-indexing")
-            idx = COORD_INDEXING_OPS[node.op_type]
-            if idx < len(node.input):
-                fan_in([node.input[idx]], "coordinate-indexing")
-    # coordinate values until they are mixed with features, and the node that mixes them
-    stack = [c for c in coord_inputs]
-    seen: set[str] = set()
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        for node in consumers.get(t, []):
-            if node.op_type in SHAPE_ONLY:
-                continue
-            keep(node, "coordinates")
-            if node.op_type in DATA_MOVEMENT or node.op_type in COORD_AFFINE:
-                stack.extend(o for o in node.output if _is_float(types.get(o)))
-    # the activation that produces each output (through data movement)
-    for out in model.graph.output:
-        node = producer.get(out.name)
-        while node is not None and node.op_type in DATA_MOVEMENT and node.input:
-            node = producer.get(node.input[0])
-        if node is not None and node.op_type in OUTPUT_ACTIVATIONS:
-            keep(node, "output-activation")
-    # measured ranges
+    keeper = _Keeper(GraphIndex(model), types)
+    _structural_rules(model, keeper)
+    _coordinate_rule(keeper, coord_inputs)
+    _output_rule(model, keeper)
+    fp32 = keeper.fp32
     if ranges:
-        big, tiny = LIMITS[low]
-        for node in model.graph.node:
-            if node.name in fp32 or not _float_node(node, types):
-                continue
-            for o in node.output:
-                r = ranges.get(o)
-                if r is None or not _is_float(types.get(o)):
-                    continue
-                if not np.isfinite(r) or r * HEADROOM >= big:
-                    fp32[node.name] = "range-overflow"
-                    break
-                if 0.0 < r < tiny:
-                    fp32[node.name] = "range-underflow"
-                    break
+        _range_rule(model, fp32, types, ranges, low)
     low_nodes = tuple(n.name for n in model.graph.node if n.name not in fp32 and _float_node(n, types))
     counts: dict[str, dict[str, int]] = {}
     for node in model.graph.node:
@@ -236,6 +169,98 @@ def plan_precision(
         side = "fp32" if node.name in fp32 else "low"
         counts.setdefault(node.op_type, {"low": 0, "fp32": 0})[side] += 1
     return PrecisionPlan(low, fp32, low_nodes, dict(sorted(counts.items())))
+
+
+class _Keeper:
+    """The FP32 decisions of a plan so far: node name → the first rule that kept it."""
+
+    def __init__(self, index: GraphIndex, types: Mapping[str, int]) -> None:
+        self.index, self.types = index, types
+        self.fp32: dict[str, str] = {}
+
+    def keep(self, node: onnx.NodeProto, rule: str) -> None:
+        if node.name not in self.fp32 and _float_node(node, self.types):
+            self.fp32[node.name] = rule
+
+    def fan_in(self, tensors: Iterable[str], rule: str) -> None:
+        """Keep every float node behind ``tensors`` (their whole float ancestry)."""
+        stack = [t for t in tensors if t]
+        seen: set[str] = set()
+        while stack:
+            t = stack.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            node = self.index.producer.get(t)
+            if node is None or not _is_float(self.types.get(t)):
+                continue  # graph input, initializer, or integer/shape arithmetic
+            self.keep(node, rule)
+            stack.extend(i for i in node.input if i)
+
+
+def _structural_rules(model: onnx.ModelProto, k: _Keeper) -> None:
+    """Ops with a dtype attribute; coordinate → Fourier argument → sin/cos; coordinate-indexing
+    ops and the fan-in of their sampling grid."""
+    for node in model.graph.node:
+        if node.op_type in DTYPE_ATTRIBUTE_OPS:
+            k.keep(node, "dtype-attribute")
+    for node in model.graph.node:
+        if node.op_type in PERIODIC_OPS:
+            k.keep(node, "fourier")
+            k.fan_in(node.input, "fourier")
+    for node in model.graph.node:
+        if node.op_type in COORD_INDEXING_OPS:
+            k.keep(node, "coordinate-indexing")
+            idx = COORD_INDEXING_OPS[node.op_type]
+            if idx < len(node.input):
+                k.fan_in([node.input[idx]], "coordinate-indexing")
+
+
+def _coordinate_rule(k: _Keeper, coord_inputs: Iterable[str]) -> None:
+    """Coordinate values until they are mixed with features, and the node that mixes them."""
+    stack = [c for c in coord_inputs]
+    seen: set[str] = set()
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        for node in k.index.consumers.get(t, []):
+            if node.op_type in SHAPE_ONLY:
+                continue
+            k.keep(node, "coordinates")
+            if node.op_type in DATA_MOVEMENT or node.op_type in COORD_AFFINE:
+                stack.extend(o for o in node.output if _is_float(k.types.get(o)))
+
+
+def _output_rule(model: onnx.ModelProto, k: _Keeper) -> None:
+    """The activation that produces each output (through data movement)."""
+    producer = k.index.producer
+    for out in model.graph.output:
+        node = producer.get(out.name)
+        while node is not None and node.op_type in DATA_MOVEMENT and node.input:
+            node = producer.get(node.input[0])
+        if node is not None and node.op_type in OUTPUT_ACTIVATIONS:
+            k.keep(node, "output-activation")
+
+
+def _range_rule(model: onnx.ModelProto, fp32: dict[str, str], types: Mapping[str, int], ranges: Mapping[str, float],
+                low: str) -> None:
+    """Measured ranges: a node whose output would overflow or underflow the low type stays FP32."""
+    big, tiny = LIMITS[low]
+    for node in model.graph.node:
+        if node.name in fp32 or not _float_node(node, types):
+            continue
+        for o in node.output:
+            r = ranges.get(o)
+            if r is None or not _is_float(types.get(o)):
+                continue
+            if not np.isfinite(r) or r * HEADROOM >= big:
+                fp32[node.name] = "range-overflow"
+                break
+            if 0.0 < r < tiny:
+                fp32[node.name] = "range-underflow"
+                break
 
 
 # --------------------------------------------------------------------------- rewriting
@@ -280,106 +305,121 @@ def apply_precision(model: onnx.ModelProto, plan: PrecisionPlan, emulate: bool =
     out.CopyFrom(model)
     _constants_to_initializers(out)
     types = dict(types) if types is not None else tensor_types(out)
-    low_t = LOW_TYPES[plan.low]
-    low_nodes = set(plan.low_nodes)
-    inits = {t.name: t for t in out.graph.initializer}
-    graph_outputs = {o.name for o in out.graph.output}
-
-    # dtype of each float tensor after the rewrite: "low" or "fp32"
-    prec: dict[str, str] = {}
+    rw = _Rewriter(out, plan, emulate, types)
     for node in out.graph.node:
-        for o in node.output:
-            if _is_float(types.get(o)):
-                prec[o] = "low" if node.name in low_nodes else "fp32"
-
-    new_nodes: list[onnx.NodeProto] = []
-    new_inits: list[onnx.TensorProto] = []
-    converted: dict[str, str] = {}  # (tensor, direction) -> name
-
-    def round_trip(src: str, dst: str, name: str) -> list[onnx.NodeProto]:
-        mid = f"{dst}__{plan.low}"
-        return [helper.make_node("Cast", [src], [mid], to=low_t, name=f"{name}/to_{plan.low}"),
-                helper.make_node("Cast", [mid], [dst], to=FLOAT, name=f"{name}/to_fp32")]
-
-    def as_low(t: str) -> str:
-        """Name of ``t`` in the low type (converted initializer or cast), made once."""
-        key = f"{t}->low"
-        if key in converted:
-            return converted[key]
-        if t in inits:
-            arr = numpy_helper.to_array(inits[t])
-            vals, dtype = _low_values(arr, plan.low, emulate)
-            name = f"{t}__{plan.low}"
-            if dtype == FLOAT:
-                init = numpy_helper.from_array(vals, name)
-            else:
-                init = helper.make_tensor(name, dtype, arr.shape, vals.tobytes(), raw=True)
-            new_inits.append(init)
-        else:
-            name = f"{t}__to_{plan.low}"
-            if emulate:
-                new_nodes.extend(round_trip(t, name, f"{t}/round"))
-            else:
-                new_nodes.append(helper.make_node("Cast", [t], [name], to=low_t, name=f"{t}/cast_to_{plan.low}"))
-        converted[key] = name
-        return name
-
-    def as_fp32(t: str) -> str:
-        if emulate:
-            return t  # already an FP32 tensor holding low-precision values
-        key = f"{t}->fp32"
-        if key not in converted:
-            name = f"{t}__to_fp32"
-            new_nodes.append(helper.make_node("Cast", [t], [name], to=FLOAT, name=f"{t}/cast_to_fp32"))
-            converted[key] = name
-        return converted[key]
-
-    # graph outputs that low-precision nodes produce: the node writes a low-precision tensor
-    # under a new name and a Cast gives the FP32 output its name
-    renamed_outputs: dict[str, str] = {}
-    if not emulate:
-        for node in out.graph.node:
-            if node.name in low_nodes:
-                for o in node.output:
-                    if o in graph_outputs and _is_float(types.get(o)):
-                        renamed_outputs[o] = f"{o}__{plan.low}"
-    for node in out.graph.node:
-        is_low = node.name in low_nodes
+        is_low = node.name in rw.low_nodes
         if node.op_type not in SHAPE_ONLY:
-            for k, t in enumerate(node.input):
-                if not t or not _is_float(types.get(t)) or (node.op_type, k) in PARAM_INPUTS:
-                    continue
-                if t in renamed_outputs:
-                    if is_low:
-                        node.input[k] = renamed_outputs[t]
-                    continue  # FP32 readers read the cast output under the original name
-                have = prec.get(t, "fp32")  # graph inputs and initializers are FP32
-                if is_low and (have == "fp32"):
-                    node.input[k] = as_low(t)
-                elif not is_low and have == "low":
-                    node.input[k] = as_fp32(t)
-        if not is_low:
-            continue
-        for k, o in enumerate(node.output):
-            if not o or not _is_float(types.get(o)):
-                continue
-            if emulate and node.op_type not in DATA_MOVEMENT:
-                raw = f"{o}__unrounded"
-                node.output[k] = raw
-                new_nodes.extend(round_trip(raw, o, f"{o}/round"))
-            elif o in renamed_outputs:
-                node.output[k] = renamed_outputs[o]
+            rw.retype_inputs(node, is_low)
+        if is_low:
+            rw.retype_outputs(node)
     if not emulate:
-        for o, raw in renamed_outputs.items():
-            new_nodes.append(helper.make_node("Cast", [raw], [o], to=FLOAT, name=f"{o}/cast_to_fp32"))
+        for o, raw in rw.renamed_outputs.items():
+            rw.new_nodes.append(helper.make_node("Cast", [raw], [o], to=FLOAT, name=f"{o}/cast_to_fp32"))
 
-    out.graph.node.extend(new_nodes)
-    out.graph.initializer.extend(new_inits)
+    out.graph.node.extend(rw.new_nodes)
+    out.graph.initializer.extend(rw.new_inits)
     _drop_unused_initializers(out)
     toposort(out)
     del out.graph.value_info[:]
     out = onnx.shape_inference.infer_shapes(out, strict_mode=True)
     return out
+
+
+class _Rewriter:
+    """The state of one :func:`apply_precision` rewrite: which float tensors are low precision
+    after it, and the casts and converted initializers it adds (each made once)."""
+
+    def __init__(self, out: onnx.ModelProto, plan: PrecisionPlan, emulate: bool, types: Mapping[str, int]) -> None:
+        self.plan, self.emulate, self.types = plan, emulate, types
+        self.low_t = LOW_TYPES[plan.low]
+        self.low_nodes = set(plan.low_nodes)
+        self.inits = {t.name: t for t in out.graph.initializer}
+        graph_outputs = {o.name for o in out.graph.output}
+        # dtype of each float tensor after the rewrite: "low" or "fp32"
+        self.prec: dict[str, str] = {}
+        for node in out.graph.node:
+            for o in node.output:
+                if _is_float(types.get(o)):
+                    self.prec[o] = "low" if node.name in self.low_nodes else "fp32"
+        self.new_nodes: list[onnx.NodeProto] = []
+        self.new_inits: list[onnx.TensorProto] = []
+        self.converted: dict[str, str] = {}  # (tensor, direction) -> name
+        # graph outputs that low-precision nodes produce: the node writes a low-precision tensor
+        # under a new name and a Cast gives the FP32 output its name
+        self.renamed_outputs: dict[str, str] = {}
+        if not emulate:
+            for node in out.graph.node:
+                if node.name in self.low_nodes:
+                    for o in node.output:
+                        if o in graph_outputs and _is_float(types.get(o)):
+                            self.renamed_outputs[o] = f"{o}__{plan.low}"
+
+    def round_trip(self, src: str, dst: str, name: str) -> list[onnx.NodeProto]:
+        low = self.plan.low
+        mid = f"{dst}__{low}"
+        return [helper.make_node("Cast", [src], [mid], to=self.low_t, name=f"{name}/to_{low}"),
+                helper.make_node("Cast", [mid], [dst], to=FLOAT, name=f"{name}/to_fp32")]
+
+    def as_low(self, t: str) -> str:
+        """Name of ``t`` in the low type (converted initializer or cast), made once."""
+        low = self.plan.low
+        key = f"{t}->low"
+        if key in self.converted:
+            return self.converted[key]
+        if t in self.inits:
+            arr = numpy_helper.to_array(self.inits[t])
+            vals, dtype = _low_values(arr, low, self.emulate)
+            name = f"{t}__{low}"
+            if dtype == FLOAT:
+                init = numpy_helper.from_array(vals, name)
+            else:
+                init = helper.make_tensor(name, dtype, arr.shape, vals.tobytes(), raw=True)
+            self.new_inits.append(init)
+        else:
+            name = f"{t}__to_{low}"
+            if self.emulate:
+                self.new_nodes.extend(self.round_trip(t, name, f"{t}/round"))
+            else:
+                self.new_nodes.append(helper.make_node("Cast", [t], [name], to=self.low_t, name=f"{t}/cast_to_{low}"))
+        self.converted[key] = name
+        return name
+
+    def as_fp32(self, t: str) -> str:
+        if self.emulate:
+            return t  # already an FP32 tensor holding low-precision values
+        key = f"{t}->fp32"
+        if key not in self.converted:
+            name = f"{t}__to_fp32"
+            self.new_nodes.append(helper.make_node("Cast", [t], [name], to=FLOAT, name=f"{t}/cast_to_fp32"))
+            self.converted[key] = name
+        return self.converted[key]
+
+    def retype_inputs(self, node: onnx.NodeProto, is_low: bool) -> None:
+        """Each float data input read in the node's precision (a converted copy where needed)."""
+        for k, t in enumerate(node.input):
+            if not t or not _is_float(self.types.get(t)) or (node.op_type, k) in PARAM_INPUTS:
+                continue
+            if t in self.renamed_outputs:
+                if is_low:
+                    node.input[k] = self.renamed_outputs[t]
+                continue  # FP32 readers read the cast output under the original name
+            have = self.prec.get(t, "fp32")  # graph inputs and initializers are FP32
+            if is_low and (have == "fp32"):
+                node.input[k] = self.as_low(t)
+            elif not is_low and have == "low":
+                node.input[k] = self.as_fp32(t)
+
+    def retype_outputs(self, node: onnx.NodeProto) -> None:
+        """A low-precision node's float outputs: rounded (emulate) or renamed (graph outputs)."""
+        for k, o in enumerate(node.output):
+            if not o or not _is_float(self.types.get(o)):
+                continue
+            if self.emulate and node.op_type not in DATA_MOVEMENT:
+                raw = f"{o}__unrounded"
+                node.output[k] = raw
+                self.new_nodes.extend(self.round_trip(raw, o, f"{o}/round"))
+            elif o in self.renamed_outputs:
+                node.output[k] = self.renamed_outputs[o]
 
 
 def _drop_unused_initializers(model: onnx.ModelProto) -> None:

@@ -116,40 +116,7 @@ class TensorRTTarget(Target):
                          "compute_capability": ">= 8.0 (bf16)" if opts.precision == "bf16" else ">= 6.0"},
         }
         graphs = {g: {"tensorrt_onnx": files.tensorrt[g], "onnxruntime_onnx": files.onnxruntime[g]} for g in GRAPHS}
-        deferred = None
-        try:
-            trt, cuda, device = _tensorrt_and_gpu(parse_device(opts.device))
-        except BackendUnavailable as e:
-            reason = str(e)
-            how = f"bash {opts.out}/{SCRIPT} on a machine with TensorRT >= 10 (trtexec) and an NVIDIA GPU"
-            section["engines"] = {
-                "built": False,
-                "files": engine_files,
-                "reason": reason,
-                "message": (f"the TensorRT engines are not built ({reason}); build them with {SCRIPT} in this directory "
-                            "on a machine with TensorRT >= 10 (trtexec) and an NVIDIA GPU: the tensorrt backend then loads "
-                            + ", ".join(engine_files.values())),
-                "how_to_build": f"bash {SCRIPT}",
-            }
-            written = ", ".join([*dict.fromkeys(files.tensorrt.values()), script.name])
-            deferred = BackendUnavailable(
-                f"{reason}: wrote the TensorRT-ready bundle {opts.out} ({written}) without engines; "
-                f"build them with: {how}"
-            )
-        else:
-            if opts.precision == "bf16" and device.compute_capability < BF16_MIN_CC:
-                raise UnsupportedOption(
-                    f"precision bf16 needs a GPU of compute capability 8.0 (Ampere) or newer; {device.name} is "
-                    f"{device.sm}; use --precision fp16"
-                )
-            from .trt_build import build_engines
-
-            sources = [opts.out] if Path(opts.out).is_dir() else []
-            built = build_engines(trt, directory, files.tensorrt, profiles, device, sources)
-            built["files"] = engine_files
-            section["engines"] = built
-            for g in GRAPHS:
-                graphs[g]["engine"] = engine_files[g]
+        deferred = build_or_defer_engines(opts, directory, files, profiles, engine_files, script.name, section, graphs)
         if opts.precision == "int8":
             section["precision_plan"] = {"int8": "Q/DQ graph of the gated plan (manifest field 'int8')",
                                          "onnxruntime_cpu": "the same Q/DQ graph; x86 CPUs without VNNI sum u8 x s8 pairs in "
@@ -184,6 +151,48 @@ class TensorRTTarget(Target):
         if engines_missing_message(bundle) is None and tensorrt_ready():
             specs.insert(0, RuntimeSpec("tensorrt", precision, TensorRTGenerator(bundle, max_memory=max_memory), ("split", "fused")))
         return specs
+
+
+def build_or_defer_engines(opts: Any, directory: Path, files: "TypedFiles", profiles: Sequence[Profile],
+                           engine_files: dict[str, str], script: str, section: dict[str, Any],
+                           graphs: dict[str, dict[str, str]]) -> BackendUnavailable | None:
+    """Build the engines where TensorRT and a GPU are usable (filling ``section["engines"]`` and
+    each graph's ``engine``); otherwise record how to build them and return the error that the
+    export raises after publishing the TensorRT-ready bundle (exit 3)."""
+    try:
+        trt, cuda, device = _tensorrt_and_gpu(parse_device(opts.device))
+    except BackendUnavailable as e:
+        reason = str(e)
+        how = f"bash {opts.out}/{SCRIPT} on a machine with TensorRT >= 10 (trtexec) and an NVIDIA GPU"
+        section["engines"] = {
+            "built": False,
+            "files": engine_files,
+            "reason": reason,
+            "message": (f"the TensorRT engines are not built ({reason}); build them with {SCRIPT} in this directory "
+                        "on a machine with TensorRT >= 10 (trtexec) and an NVIDIA GPU: the tensorrt backend then loads "
+                        + ", ".join(engine_files.values())),
+            "how_to_build": f"bash {SCRIPT}",
+        }
+        written = ", ".join([*dict.fromkeys(files.tensorrt.values()), script])
+        return BackendUnavailable(
+            f"{reason}: wrote the TensorRT-ready bundle {opts.out} ({written}) without engines; "
+            f"build them with: {how}"
+        )
+    else:
+        if opts.precision == "bf16" and device.compute_capability < BF16_MIN_CC:
+            raise UnsupportedOption(
+                f"precision bf16 needs a GPU of compute capability 8.0 (Ampere) or newer; {device.name} is "
+                f"{device.sm}; use --precision fp16"
+            )
+        from .trt_build import build_engines
+
+        sources = [opts.out] if Path(opts.out).is_dir() else []
+        built = build_engines(trt, directory, files.tensorrt, profiles, device, sources)
+        built["files"] = engine_files
+        section["engines"] = built
+        for g in GRAPHS:
+            graphs[g]["engine"] = engine_files[g]
+    return None
 
 
 def _tensorrt_and_gpu(device_index: int):

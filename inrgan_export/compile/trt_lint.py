@@ -257,16 +257,6 @@ def _lint_int64(g: onnx.GraphProto, types: Mapping[str, int], report: LintReport
                                f"output {o!r} is INT64 and computed from input values (not a shape tensor); use INT32")
 
 
-def lint_models(models: Mapping[str, onnx.ModelProto], majors_: Sequence[int] | None = None,
-                profiles: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[LintReport]:
-    """Lint graphs (file name → model) for every targeted major version."""
-    reports = []
-    for major in majors_ or majors():
-        for name, model in models.items():
-            reports.append(lint_model(model, name, major, (profiles or {}).get(name)))
-    return reports
-
-
 def table_source() -> dict[str, Any]:
     t = load_table()
     return {m: {"document": e["document"], "opset": e["opset"]} for m, e in t["majors"].items()}

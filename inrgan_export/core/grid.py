@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -605,10 +605,6 @@ def _axis_tiles(grid: GridInputs, axis: str, bands: int) -> list[AxisTile]:
                 spans[s] = (need_lo, need_hi) if cur is None else (min(cur[0], need_lo), max(cur[1], need_hi))
         tiles.append(AxisTile(tuple(sp for sp in spans if sp is not None)))
     return tiles
-
-
-def shapes_text(shapes: Iterable[tuple[int, int]]) -> str:
-    return ", ".join(f"{h}x{w}" for h, w in shapes)
 
 
 # ------------------------------------------------------------------ the grids every check covers

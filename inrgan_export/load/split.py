@@ -108,10 +108,6 @@ def example_inputs(graph: GraphDef, model: nn.Module, spec: ExportSpec, batch: i
     return tuple(values)
 
 
-def dims_of(specs: Sequence[TensorSpec]) -> set[str]:
-    return {d for t in specs for d in t.shape if isinstance(d, str)}
-
-
 def check_example_dims(graph: GraphDef, inputs: Sequence[Tensor]) -> None:
     seen: dict[str, int] = {}
     for t, x in zip(graph.inputs, inputs):

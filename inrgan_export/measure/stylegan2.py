@@ -35,7 +35,3 @@ def synthesis_macs(native: int, with_mapping: bool = False) -> int:
         total += 8 * 512 * 512
     return total
 
-
-def baseline_macs(output: int, native: int) -> int:
-    """Cost of an output of ``output`` pixels per side: the native render (then resampled)."""
-    return synthesis_macs(native)

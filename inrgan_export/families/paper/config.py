@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
 
 from ...core.errors import ConfigError
 
@@ -150,9 +150,6 @@ class PaperConfig:
         except TypeError as e:
             raise ConfigError(f"bad paper config: {e}") from None
 
-    def with_native(self, **changes: Any) -> "PaperConfig":
-        return replace(self, **changes)
-
     # ------------------------------------------------------------ authors' YAML
     @classmethod
     def from_authors_yaml(cls, cfg: Mapping[str, Any], dataset: str | None = None) -> "PaperConfig":
@@ -165,31 +162,7 @@ class PaperConfig:
         inr = _section(hp, "inr", "hp.")
         data = _section(cfg, "data")
 
-        def refuse(path: str, value: Any, valid: Any) -> None:
-            raise ConfigError(f"{path}={value!r} is not supported by the paper family (supported: {valid})")
-
-        if cfg.get("model_type", "inr_gan") != "inr_gan":
-            refuse("model_type", cfg.get("model_type"), "inr_gan")
-        if inr.get("type") != "hier_fourier_inr":
-            refuse("hp.inr.type", inr.get("type"), "hier_fourier_inr")
-        if (inr.get("res_increase_scheme") or {}).get("enabled"):
-            refuse("hp.inr.res_increase_scheme.enabled", True, False)
-        for key in ("use_pixel_norm", "use_noise"):
-            if inr.get(key):
-                refuse(f"hp.inr.{key}", inr.get(key), False)
-        if inr.get("hid_layer_type", "se_factorized") != "se_factorized":
-            refuse("hp.inr.hid_layer_type", inr.get("hid_layer_type"), "se_factorized")
-        for key in ("is_conditional", "is_variable_sized"):
-            if data.get(key):
-                refuse(f"data.{key}", data.get(key), False)
-        if data.get("num_img_channels", 3) != 3:
-            refuse("data.num_img_channels", data.get("num_img_channels"), 3)
-        if layer.get("has_bn"):
-            # BatchNorm1d in eval mode is an affine map; supported.
-            pass
-        if gen.get("dist", "normal") != "normal":
-            refuse("hp.generator.dist", gen.get("dist"), "normal")
-
+        _refuse_unsupported(cfg, gen, layer, inr, data)
         native = _int(data, "target_img_size", "data.")
         num_blocks = _int(inr, "num_blocks", "hp.inr.")
         upsample_idx = _int(inr, "upsample_block_idx", "hp.inr.")
@@ -197,37 +170,12 @@ class PaperConfig:
 
         rule = PaperSizeRule(native=native, num_blocks=num_blocks, upsample_block_idx=upsample_idx)
         resolutions = rule.block_sizes_1d(native)
-        params = inr.get("resolutions_params") or {}
-        params = {int(k): v for k, v in params.items()}
-        blocks = []
-        for i, res in enumerate(resolutions):
-            if res not in params:
-                raise ConfigError(
-                    f"hp.inr.resolutions_params has no entry for block {i}'s resolution {res} "
-                    f"(has: {sorted(params)})"
-                )
-            p = params[res]
-            try:
-                blocks.append(
-                    BlockConfig(
-                        resolution=int(p.get("resolution", res)),
-                        dim=int(p["dim"]),
-                        n_layers=int(p["n_layers"]),
-                        num_learnable_coord_feats=int(p["num_learnable_coord_feats"]),
-                        fourier_scale=float(p["fourier_scale"]),
-                        max_num_fixed_coord_feats=int(p.get("max_num_fixed_coord_feats", 0)),
-                        use_diag_feats=None if p.get("use_diag_feats") is None else bool(p["use_diag_feats"]),
-                        select_high_freq_first=bool(p.get("select_high_freq_first") or False),
-                        to_rgb=bool(p.get("to_rgb", False)),
-                    )
-                )
-            except KeyError as e:
-                raise ConfigError(f"hp.inr.resolutions_params[{res}] lacks {e.args[0]!r}") from None
+        blocks = _blocks(inr, resolutions)
         se = (inr.get("module_kwargs") or {}).get("se_factorized") or {}
         return cls(
             z_dim=_int(gen, "z_dim", "hp.generator."),
             native_size=native,
-            blocks=tuple(blocks),
+            blocks=blocks,
             upsample_block_idx=upsample_idx,
             mapping_hid_dim=_int(gen, "hid_dim", "hp.generator."),
             mapping_num_layers=_int(gen, "num_layers", "hp.generator."),
@@ -247,6 +195,66 @@ class PaperConfig:
             output_activation=str(inr.get("output_activation") or "none"),
             bias_hid_layer_std_scale=float(inr.get("bias_hid_layer_std_scale", 0.2)),
         )
+
+
+def _refuse_unsupported(cfg: Mapping[str, Any], gen: Mapping[str, Any], layer: Mapping[str, Any],
+                        inr: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Every setting of the authors' config that the paper family cannot rebuild, named."""
+    def refuse(path: str, value: Any, valid: Any) -> None:
+        raise ConfigError(f"{path}={value!r} is not supported by the paper family (supported: {valid})")
+
+    if cfg.get("model_type", "inr_gan") != "inr_gan":
+        refuse("model_type", cfg.get("model_type"), "inr_gan")
+    if inr.get("type") != "hier_fourier_inr":
+        refuse("hp.inr.type", inr.get("type"), "hier_fourier_inr")
+    if (inr.get("res_increase_scheme") or {}).get("enabled"):
+        refuse("hp.inr.res_increase_scheme.enabled", True, False)
+    for key in ("use_pixel_norm", "use_noise"):
+        if inr.get(key):
+            refuse(f"hp.inr.{key}", inr.get(key), False)
+    if inr.get("hid_layer_type", "se_factorized") != "se_factorized":
+        refuse("hp.inr.hid_layer_type", inr.get("hid_layer_type"), "se_factorized")
+    for key in ("is_conditional", "is_variable_sized"):
+        if data.get(key):
+            refuse(f"data.{key}", data.get(key), False)
+    if data.get("num_img_channels", 3) != 3:
+        refuse("data.num_img_channels", data.get("num_img_channels"), 3)
+    if layer.get("has_bn"):
+        # BatchNorm1d in eval mode is an affine map; supported.
+        pass
+    if gen.get("dist", "normal") != "normal":
+        refuse("hp.generator.dist", gen.get("dist"), "normal")
+
+
+def _blocks(inr: Mapping[str, Any], resolutions: Sequence[int]) -> tuple["BlockConfig", ...]:
+    """One BlockConfig per INR block, from ``hp.inr.resolutions_params`` at its resolution."""
+    params = inr.get("resolutions_params") or {}
+    params = {int(k): v for k, v in params.items()}
+    blocks = []
+    for i, res in enumerate(resolutions):
+        if res not in params:
+            raise ConfigError(
+                f"hp.inr.resolutions_params has no entry for block {i}'s resolution {res} "
+                f"(has: {sorted(params)})"
+            )
+        p = params[res]
+        try:
+            blocks.append(
+                BlockConfig(
+                    resolution=int(p.get("resolution", res)),
+                    dim=int(p["dim"]),
+                    n_layers=int(p["n_layers"]),
+                    num_learnable_coord_feats=int(p["num_learnable_coord_feats"]),
+                    fourier_scale=float(p["fourier_scale"]),
+                    max_num_fixed_coord_feats=int(p.get("max_num_fixed_coord_feats", 0)),
+                    use_diag_feats=None if p.get("use_diag_feats") is None else bool(p["use_diag_feats"]),
+                    select_high_freq_first=bool(p.get("select_high_freq_first") or False),
+                    to_rgb=bool(p.get("to_rgb", False)),
+                )
+            )
+        except KeyError as e:
+            raise ConfigError(f"hp.inr.resolutions_params[{res}] lacks {e.args[0]!r}") from None
+    return tuple(blocks)
 
 
 def resolve_authors_config(cfg: Mapping[str, Any], dataset: str | None) -> dict[str, Any]:

@@ -178,10 +178,6 @@ class FourierFeatures(nn.Module):
         self.register_buffer("fixed_basis", fixed, persistent=False)
 
     @property
-    def num_feats(self) -> int:
-        return self.num_learnable + self.fixed_basis.shape[0]
-
-    @property
     def theta_size(self) -> int:
         return 2 * self.num_learnable
 

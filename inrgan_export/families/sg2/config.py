@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from ...core.errors import ConfigError
@@ -236,9 +236,6 @@ class SG2Config:
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"bad sg2 config: {e}") from None
 
-    def with_changes(self, **changes: Any) -> "SG2Config":
-        return replace(self, **changes)
-
     # -------------------------------------------------- their recorded kwargs
     @classmethod
     def from_init_kwargs(cls, kwargs: Mapping[str, Any]) -> "SG2Config":
@@ -255,42 +252,7 @@ class SG2Config:
         synthesis = dict(kwargs.get("synthesis_kwargs") or {})
         gcfg = resolve_interpolations(kwargs.get("cfg") or {})
 
-        def refuse(path: str, value: Any, supported: str) -> None:
-            raise ConfigError(f"{path}={_short(value)} is not supported by the sg2 family (supported: {supported})")
-
-        # mapping network
-        for key in mapping:
-            if key not in ("num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"):
-                refuse(f"mapping_kwargs.{key}", mapping[key], "num_layers, layer_features, activation, lr_multiplier, w_avg_beta")
-        if mapping.get("w_avg_beta", 0.995) is None:
-            refuse("mapping_kwargs.w_avg_beta", None, "a number (the generator needs w_avg for truncation)")
-        # synthesis network
-        layer_keys = {"activation"}
-        ignored = {"resample_filter", "fp16_channels_last", "channels_last"}  # unused by FMM layers and FP32 blocks
-        for key in synthesis:
-            if key not in {"channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture"} | layer_keys | ignored:
-                refuse(f"synthesis_kwargs.{key}", synthesis[key], "channel_base, channel_max, conv_clamp, architecture, activation")
-        if int(synthesis.get("num_fp16_res", 0) or 0) != 0:
-            refuse("synthesis_kwargs.num_fp16_res", synthesis["num_fp16_res"], "0 (the released models are FP32)")
-        # generator config: every key their code reads
-        inp = _mapping(gcfg, "input", "cfg.")
-        coords = _mapping(gcfg, "coords", "cfg.")
-        fmm = _mapping(gcfg, "fmm", "cfg.", required=False)
-        if inp.get("type") != "coords":
-            refuse("cfg.input.type", inp.get("type"), "coords (an INR input; 'const' is the convolutional StyleGAN2)")
-        if not coords.get("enabled"):
-            refuse("cfg.coords.enabled", coords.get("enabled"), "true")
-        if int(coords.get("kernel_size", 1)) != 1:
-            refuse("cfg.coords.kernel_size", coords.get("kernel_size"), "1 (per-pixel layers)")
-        if int(coords.get("coord_dim", 2)) != 2:
-            refuse("cfg.coords.coord_dim", coords.get("coord_dim"), "2")
-        if not fmm.get("enabled"):
-            refuse("cfg.fmm.enabled", fmm.get("enabled"), "true (FMM layers)")
-        if gcfg.get("use_noise"):
-            refuse("cfg.use_noise", gcfg.get("use_noise"), "false")
-        mode = gcfg.get("upsampling_mode")
-        if mode not in UPSAMPLING_MODES:
-            refuse("cfg.upsampling_mode", mode, "nearest, bilinear")
+        inp, coords, fmm, mode = _check_supported(mapping, synthesis, gcfg)
         input_res = _int(inp, "resolution", "cfg.input.")
         res = int(kwargs["img_resolution"])
         log2 = int(math.log2(res)) if res >= 1 else 0
@@ -331,6 +293,48 @@ class SG2Config:
             per_resolution=per_res,
             extra_convs=tuple(sorted((int(k), int(v)) for k, v in extra.items() if int(v) > 0)),
         )
+
+
+def _check_supported(mapping: Mapping[str, Any], synthesis: Mapping[str, Any], gcfg: Mapping[str, Any]):
+    """Refuse, by name, every init argument the sg2 family cannot rebuild; returns the config's
+    ``input``, ``coords`` and ``fmm`` sections and the upsampling mode."""
+    def refuse(path: str, value: Any, supported: str) -> None:
+        raise ConfigError(f"{path}={_short(value)} is not supported by the sg2 family (supported: {supported})")
+
+    # mapping network
+    for key in mapping:
+        if key not in ("num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"):
+            refuse(f"mapping_kwargs.{key}", mapping[key], "num_layers, layer_features, activation, lr_multiplier, w_avg_beta")
+    if mapping.get("w_avg_beta", 0.995) is None:
+        refuse("mapping_kwargs.w_avg_beta", None, "a number (the generator needs w_avg for truncation)")
+    # synthesis network
+    layer_keys = {"activation"}
+    ignored = {"resample_filter", "fp16_channels_last", "channels_last"}  # unused by FMM layers and FP32 blocks
+    for key in synthesis:
+        if key not in {"channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture"} | layer_keys | ignored:
+            refuse(f"synthesis_kwargs.{key}", synthesis[key], "channel_base, channel_max, conv_clamp, architecture, activation")
+    if int(synthesis.get("num_fp16_res", 0) or 0) != 0:
+        refuse("synthesis_kwargs.num_fp16_res", synthesis["num_fp16_res"], "0 (the released models are FP32)")
+    # generator config: every key their code reads
+    inp = _mapping(gcfg, "input", "cfg.")
+    coords = _mapping(gcfg, "coords", "cfg.")
+    fmm = _mapping(gcfg, "fmm", "cfg.", required=False)
+    if inp.get("type") != "coords":
+        refuse("cfg.input.type", inp.get("type"), "coords (an INR input; 'const' is the convolutional StyleGAN2)")
+    if not coords.get("enabled"):
+        refuse("cfg.coords.enabled", coords.get("enabled"), "true")
+    if int(coords.get("kernel_size", 1)) != 1:
+        refuse("cfg.coords.kernel_size", coords.get("kernel_size"), "1 (per-pixel layers)")
+    if int(coords.get("coord_dim", 2)) != 2:
+        refuse("cfg.coords.coord_dim", coords.get("coord_dim"), "2")
+    if not fmm.get("enabled"):
+        refuse("cfg.fmm.enabled", fmm.get("enabled"), "true (FMM layers)")
+    if gcfg.get("use_noise"):
+        refuse("cfg.use_noise", gcfg.get("use_noise"), "false")
+    mode = gcfg.get("upsampling_mode")
+    if mode not in UPSAMPLING_MODES:
+        refuse("cfg.upsampling_mode", mode, "nearest, bilinear")
+    return inp, coords, fmm, mode
 
 
 def _coord_spec(coords: Mapping[str, Any], resolution: int, path: str) -> CoordSpec:
