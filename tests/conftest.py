@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# `python -m pytest` puts the working directory first on sys.path; from the repository root the
+# source tree would shadow the installed package (which alone has inrgan_export.calibration)
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT]
+
 DATA = Path(__file__).parent / "data"
 AUTHORS = DATA / "authors"
 

@@ -15,6 +15,9 @@ which a pip-installed TensorRT does not provide.
 Rendering is never tiled here: the engines were built for the profile's largest grid, so
 a render inside the range runs in one piece (batches beyond the profile's max batch are
 split); a size outside every profile is refused with one line naming the ranges.
+
+Over 400 lines: the CUDA plumbing (device buffers, streams, CUDA errors) belongs to this backend
+alone, and a backend is one module behind the registry.
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ once, and an interrupted driver leaves complete files only; a rerun finishes the
 
 Workers never write to the output directory, so it need not be shared between nodes; the
 bundle must be readable at the same path on every node.
+
+Over 400 lines: the resumable job (index, atomic writes, settings check, Ray workers) is one
+protocol and reads best in one place.
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ Every refusal is one line of text with an HTTP status: 400 bad input (the runtim
 checks and messages), 404/405 unknown route or method, 413 body, pixels or (``oversize=refuse``)
 memory budget exceeded, 429 more requests than the replicas take and queue, 504 past the
 time limit. The service has no authentication; it listens on 127.0.0.1 unless told otherwise.
+
+Over 400 lines: the HTTP surface (parameters, limits, status codes) and the replica that renders
+are one service.
 """
 from __future__ import annotations
 

@@ -48,6 +48,8 @@ rounds every low-precision tensor to the low type at each op boundary
 (``Cast(to=BF16)`` → ``Cast(to=FLOAT)``) and stores low-precision initializers as
 low-precision values: what the BF16 graph computes when each op works in FP32 internally and
 rounds its result, the same op-boundary model as ONNX Runtime's CPU FP16 execution.
+
+Over 400 lines: planning, rewriting and checking a precision plan share the rules above.
 """
 from __future__ import annotations
 

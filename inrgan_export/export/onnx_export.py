@@ -14,6 +14,9 @@ the per-grid inputs. Afterwards:
 The fused ``generator`` graph is not traced again: it is the exported hypernetwork and INR
 joined at θ with ``onnx.compose.merge_models``, so it is the same computation by
 construction (and still checked by the parity report like every other graph).
+
+Over 400 lines: tracing, caching, fusing and finishing the graphs are one export step sharing
+the graph-cache key and the bit-identity checks, in the order listed above.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A generator's weights with its family and config: what every loader and importer returns
 and what the export side builds a model from. Lives with the families (importers are the
-families' own), below the loaders in checkpoint.py."""
+families' own), below the loaders in load/sources.py."""
 from __future__ import annotations
 
 import os

@@ -6,6 +6,9 @@ size), and — unless ``--macs-only`` — latency of the hypernetwork (once per 
 the INR (per view) for every backend × precision × batch, with warm-up, median, IQR and
 count, the amortised cost of k views of one latent, and each point's % of the sgemm peak
 measured in the same run. Writes results.json, results.csv, report.md and PNG plots.
+
+Over 400 lines: one command's whole report (MACs, timing, results.json/csv, Markdown), written
+in the order it appears.
 """
 from __future__ import annotations
 

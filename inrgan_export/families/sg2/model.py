@@ -22,6 +22,9 @@ Instance norm (the ``-bil`` models) divides a layer's input by its standard devi
 rendered grid. Here that statistic is taken once per latent, by the hypernetwork, from a render
 of the native grid, and carried in θ: the INR is then a per-pixel function of θ and the grid,
 so every size, window and tile uses the same statistics, and the native render is the authors'.
+
+Over 400 lines: one class per module of the authors' networks.py/layers.py, side by side, so the
+two can be compared operation by operation.
 """
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ than the file, and a tensor may not declare more elements than its storage backs
 views). The walks over what was unpickled (:func:`plain`, :func:`module_tensors`) detect
 cycles, visit a shared node once, and stop at :data:`LIMITS` (nodes, depth) with one line
 naming the limit.
+
+Over 400 lines: the restricted unpickler sees every object a network pickle may hold (allow-
+list, reconstruction, checks) in one place.
 """
 from __future__ import annotations
 
