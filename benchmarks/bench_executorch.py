@@ -27,7 +27,7 @@ from inrgan_export.measure.timing import interleaved
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.executorch import import_executorch, lower, planned_bytes
 from inrgan_export.core.environment import machine_info
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.onnxruntime_backend import ort_session
 from inrgan_export.backends.trt_profiles import dim_ranges, resolve_range
 from inrgan_export.load.split import split

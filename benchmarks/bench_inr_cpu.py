@@ -41,7 +41,7 @@ import torch
 from inrgan_export.core.environment import machine_info
 from inrgan_export.measure.timing import interleaved, sgemm_paths
 from inrgan_export.load.sources import demo_checkpoint
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.base import Generator
 from inrgan_export.backends.openvino_backend import OPENVINO_RUN_BYTES
 from inrgan_export.load.torch_backend import interface_of

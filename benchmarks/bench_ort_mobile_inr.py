@@ -24,7 +24,7 @@ from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.ort_mobile import convert_to_ort
 from inrgan_export.core.environment import machine_info
 from inrgan_export.core.latents import latents_from_seeds
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.onnxruntime_backend import ort_session
 from inrgan_export.load.split import split
 

@@ -18,7 +18,7 @@ import torch
 
 from inrgan_export.measure.timing import interleaved
 from inrgan_export.load.sources import demo_checkpoint
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.families.sg2.model import SG2Generator
 from inrgan_export.load.split import split
 

@@ -28,7 +28,7 @@ import torch
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.core.environment import machine_info
 from inrgan_export.core.imageio import psnr
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.load.split import split
 
 

@@ -7,7 +7,7 @@ import sys, json, time
 from pathlib import Path
 from inrgan_export.load.sources import load_source
 from inrgan_export.load.split import split
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 src, out = sys.argv[1], Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 ckpt = load_source(src); model = ckpt.build()

@@ -135,7 +135,7 @@ def build(plan, cfg):
         if l.activation in done: node.input[1] = done[l.activation]
     m.graph.node.extend(new)
     # topo sort
-    from inrgan_export.export.onnx_graph import toposort as _toposort
+    from inrgan_export.exporter.onnx_graph import toposort as _toposort
     _toposort(m)
     return m
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.ort_mobile import check_usability, recommended_providers
-from inrgan_export.export.onnx_export import export_graph
+from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.load.split import split
 
 

@@ -12,7 +12,7 @@ import onnx
 
 from ..core.errors import ParityError
 from ..core.grid import CHECK_MAX_MEMORY
-from ..export.onnx_export import fuse_files
+from ..exporter.onnx_export import fuse_files
 from .data import CalibrationSpec
 from .plan import build_plan
 

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import onnx
 
-from ..export.onnx_graph import GraphIndex
+from ..exporter.onnx_graph import GraphIndex
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import onnx
 
-from ..export.onnx_graph import GraphIndex, toposort
+from ..exporter.onnx_graph import GraphIndex, toposort
 from .graph import Bound, Layer
 
 

@@ -12,7 +12,7 @@ and ``load/`` the modules are ordered too, so an arrow inside one folder is chec
     verify         verify/
     compile        compile/ (targets and their registry)
     calibration    calibration/ (installed as inrgan_export.calibration)
-    export         export/ (ONNX export, the ONNX graph index)
+    export         exporter/ (ONNX export, the ONNX graph index)
     split          load/split
     load           load/sources, load/torch_backend (the PyTorch reference needs the models)
     families       families/ (configs, models, presets, importers)
@@ -57,7 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("families", ("families",)),
     ("load", ("=load", "load.sources", "load.torch_backend")),
     ("split", ("load.split",)),
-    ("export", ("export",)),
+    ("export", ("exporter",)),
     ("calibration", ("calibration",)),
     ("compile", ("compile",)),
     ("verify", ("verify",)),
@@ -76,7 +76,7 @@ DYNAMIC_IMPORTS = {
     "compile": "the target registry: its 'module:Class' strings are followed as arrows",
     "families.base": "the family registry: its 'inrgan_export.families.*' strings are followed as arrows",
     "core.environment": "third-party library versions by name (torch, onnx, ...), never a package module",
-    "export.onnx_export": "third-party library versions by name, never a package module",
+    "exporter.onnx_export": "third-party library versions by name, never a package module",
 }
 
 

@@ -34,3 +34,19 @@ def test_wheel_has_only_the_inrgan_export_top_level(tmp_path):
     assert "inrgan_export/compile/data/tensorrt_onnx_ops.json" in names
     # the fitted demo presets' weights (demo:photos, demo:photos-sg2) are package data
     assert {"inrgan_export/families/paper/data/photos.pt", "inrgan_export/families/sg2/data/photos-sg2.pt"} <= set(names)
+
+
+def shadowed_facade_names(package_dir: Path, names) -> list[str]:
+    """Facade functions that a submodule of the same name would replace once it is imported
+    (``import inrgan_export.export`` sets the package attribute ``export`` to the module)."""
+    return sorted(n for n in names if (package_dir / f"{n}.py").exists() or (package_dir / n / "__init__.py").exists())
+
+
+def test_no_submodule_shadows_a_facade_function(tmp_path):
+    import inrgan_export
+
+    assert shadowed_facade_names(ROOT / "inrgan_export", inrgan_export.__all__) == []
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "__init__.py").write_text("")
+    (tmp_path / "inspect.py").write_text("")
+    assert shadowed_facade_names(tmp_path, ["export", "inspect", "open_bundle"]) == ["export", "inspect"]

@@ -13,7 +13,7 @@ from ..core.bundle import Bundle, BundleWriter, write_manifest
 from ..load.sources import load_checkpoint, load_source
 from ..compile import CompileContext, get_target
 from ..core.errors import InrganError, OutputError, ParityError, UsageError
-from ..export.onnx_export import build_manifest, export_graph
+from ..exporter.onnx_export import build_manifest, export_graph
 from ..families import importer_for
 from ..core.log import info, step
 from .options import ConvertOptions, ExportOptions, VerifyOptions

@@ -61,7 +61,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..export.onnx_graph import GraphIndex, toposort
+from ..exporter.onnx_graph import GraphIndex, toposort
 
 FLOAT = TensorProto.FLOAT
 LOW_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}

@@ -301,7 +301,7 @@ def typed_graphs(ctx: CompileContext, precision: str, render: ResolutionRange) -
 
 def fuse_typed(ctx: CompileContext, hypernet: Path, inr: Path, out: Path) -> None:
     """Join the FP32 hypernetwork with a typed INR at θ, as the exporter joins the FP32 ones."""
-    from ..export.onnx_export import fuse_graphs
+    from ..exporter.onnx_export import fuse_graphs
     from ..load.split import GraphDef, TensorSpec
 
     entry = ctx.manifest["graphs"]["generator"]

@@ -114,8 +114,8 @@ def load_model(source: str, debug: bool = False) -> Model:
         iface = Interface.from_manifest(bundle.interface)
         return Model(fam, cfg, iface, bundle.path, bundle.manifest, iface.native_size, params, bundle=bundle)
     from ..load.sources import load_source
-    from ..export.onnx_export import export_graph
-    from ..export.onnx_export import build_manifest
+    from ..exporter.onnx_export import export_graph
+    from ..exporter.onnx_export import build_manifest
     from ..load.torch_backend import TorchGenerator
     from ..load.split import split
 

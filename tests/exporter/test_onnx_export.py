@@ -1,4 +1,4 @@
-"""ONNX export (inrgan_export.export.onnx_export, .split) through the real CLI."""
+"""ONNX export (inrgan_export.exporter.onnx_export, .split) through the real CLI."""
 from __future__ import annotations
 
 import json
