@@ -191,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", type=_size, default=None, help="HxW or N (default: native size)")
     r.add_argument("--window", type=_window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
     r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
-    r.add_argument("--device", default="CPU", help="backend device (CPU; CUDA for onnxruntime where available)")
+    r.add_argument("--device", default="CPU",
+                   help="backend device: torch: cpu, cuda, cuda:N (refused in one line when absent); bundles: CPU")
+    r.add_argument("--precision", default=None, choices=["fp32", "fp16", "bf16"],
+                   help="torch backend: fp32 (default) or fp16/bf16 autocast (recorded in the PNG's text)")
+    r.add_argument("--compile", action="store_true",
+                   help="torch backend on CUDA: torch.compile with CUDA graphs, one graph per size (refused on CPU)")
     r.add_argument("--truncation", type=_psi, default=None, metavar="PSI",
                    help="truncation ψ for generators that take it (sg2 family; default 1 = none)")
     r.add_argument("--allow-failed-parity", action="store_true",
@@ -260,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--views", type=_positive, default=8, help="k views of one latent for the amortised cost (default 8)")
     b.add_argument("--macs-only", action="store_true", help="count MACs only, no timing")
     b.add_argument("--quick", action="store_true", help="one timed run per point and a small sgemm (seconds; for tests)")
+    b.add_argument("--device", default="cpu", help="torch backend: cpu (default), cuda or cuda:N; other backends: cpu")
+    b.add_argument("--compile", action="store_true",
+                   help="torch backend on CUDA: torch.compile with CUDA graphs (first call per size timed apart)")
+    b.add_argument("--analytic-macs", action="store_true",
+                   help="MACs from the config only: skip the ONNX export (and so the ONNX backends and the counted MACs)")
     b.add_argument("-o", "--out", type=Path, default=None, help="output directory (default bench_<name>)")
     b.add_argument("--force", action="store_true")
     _common(b)
@@ -413,6 +423,8 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             allow_nonfinite=args.allow_nonfinite,
             allow_failed_parity=args.allow_failed_parity,
+            precision=args.precision,
+            compile=args.compile,
         )
         from .render import render
 
@@ -450,6 +462,9 @@ def run(args: argparse.Namespace) -> int:
             views=args.views,
             force=args.force,
             max_memory=args.max_memory,
+            device=args.device,
+            compile=args.compile,
+            analytic_macs=args.analytic_macs,
         )
         check_options(opts_b)
         out = run_bench(opts_b)
