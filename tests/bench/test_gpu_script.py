@@ -1,9 +1,11 @@
 """benchmarks/gpu/run.sh: its syntax, its arguments, and its CPU dry run on a Python that
-lacks what the GPU machine lacks (pillow, tqdm, pyyaml, matplotlib, onnxscript, OpenVINO)."""
+has only what the GPU machine has: torch, numpy, onnx, onnxruntime and their dependencies
+(no pillow, tqdm, pyyaml, matplotlib, onnxscript, polygraphy, OpenVINO, ...)."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,8 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu" / "run.sh"
-#: site-packages entries hidden from the dry run (lower-case name prefixes)
-ABSENT = ("pil", "pillow", "tqdm", "yaml", "_yaml", "pyyaml", "matplotlib", "mpl_toolkits", "onnxscript", "openvino")
+#: the site-packages entries the dry run sees: torch, numpy, onnx, onnxruntime and what they need
+PRESENT = re.compile(r"(torch|torchgen|functorch|numpy|onnx|onnxruntime|filelock|typing_extensions|sympy|isympy|mpmath|"
+                     r"networkx|jinja2|markupsafe|fsspec|setuptools|pkg_resources|_distutils_hack|distutils-precedence|"
+                     r"protobuf|google|ml_dtypes|flatbuffers|packaging|coloredlogs|humanfriendly)([-_.].*)?", re.IGNORECASE)
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -30,13 +34,13 @@ def test_unknown_argument_is_refused(tmp_path):
 
 
 def without_packages(tmp_path: Path) -> dict[str, str]:
-    """An environment whose Python sees this one's site-packages less the ABSENT packages
-    (a copy of the directory of links, swapped in by sitecustomize), as a lent GPU machine has."""
+    """An environment whose Python sees only the PRESENT entries of this one's site-packages
+    (a directory of links swapped in by sitecustomize), as on the GPU machine."""
     real = sysconfig.get_paths()["purelib"]
     view = tmp_path / "site"
     view.mkdir()
     for entry in Path(real).iterdir():
-        if not entry.name.lower().startswith(ABSENT):
+        if PRESENT.fullmatch(entry.name) and not entry.name.lower().startswith("onnx_ir"):
             (view / entry.name).symlink_to(entry)
     hook = tmp_path / "hook"
     hook.mkdir()
