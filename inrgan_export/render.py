@@ -197,6 +197,10 @@ def render(opts: RenderOptions) -> list[Path]:
             paths = write_images(opts.out, images, labels, iface.display, opts.force, opts.allow_nonfinite, text)
     if gen.last_plan is not None and gen.last_plan.pieces > 1:
         info(f"  rendered in {gen.last_plan.pieces} tiles to stay within the memory budget")
+    if getattr(gen, "compile", False):
+        first = getattr(gen, "first_call_s", {})
+        info(f"  torch.compile: {len(first)} input shape(s), first calls (compilation, CUDA-graph capture) "
+             f"{sum(first.values()):.1f} s in all")
     for p in paths:
         info(f"wrote {p}")
     return paths
