@@ -55,3 +55,14 @@ def test_report_sets_the_authors_figures_beside_the_same_size_and_batch():
     assert "| fp16 | no | 100 | 256x256 | 10.00 | 10000.0 | 9000.0 | 1 | 12.5 | 20.0 | 0.50 |" in text
     assert "| INR-GAN (default), mixed precision | mixed | 256² | 100 | 465.60 | fp16: 9000.0 |" in text
     assert "| INR-GAN (default) | fp32 | 256² | 50 | 266.45 | not measured" in text
+
+
+def test_bench_refuses_compile_on_cpu_before_any_work(tmp_path):
+    from pathlib import Path
+
+    from inrgan_export.bench.run import BenchOptions, check_options
+    from inrgan_export.errors import UnsupportedOption
+
+    with pytest.raises(UnsupportedOption, match="--compile needs a CUDA device"):
+        check_options(BenchOptions(source="demo:tiny", out=Path(tmp_path / "b"), backends=("torch",), compile=True))
+    assert not (tmp_path / "b").exists()
