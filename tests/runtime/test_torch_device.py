@@ -154,11 +154,11 @@ def test_precision_is_recorded_in_the_png(tmp_path):
         run = json.loads(im.text["inrgan-export:run"])
     assert run["precision"] == "bf16" and run["device"] == "cpu" and run["backend"] == "torch"
     # the streamed writer (an output over the memory budget) records it too
-    proc = run_cli("render", "demo:tiny", "--precision", "fp16", "--size", "512", "--max-memory", "8M", "-o", "b.png",
+    proc = run_cli("render", "demo:tiny", "--precision", "fp16", "--size", "256", "--max-memory", "2M", "-o", "b.png",
                    cwd=tmp_path)
     assert proc.returncode == 0 and "streamed to disk" in proc.stderr, proc.stderr
     with Image.open(tmp_path / "b.png") as im:
-        assert json.loads(im.text["inrgan-export:run"])["precision"] == "fp16" and im.size == (512, 512)
+        assert json.loads(im.text["inrgan-export:run"])["precision"] == "fp16" and im.size == (256, 256)
 
 
 @pytest.mark.parametrize("preset", sorted(FAMILY_FIXTURES.values()))
