@@ -62,6 +62,8 @@ class RenderOptions:
     latent_bank: str | None = None  # rows of the source's fitted latent bank ("3", "0-7", "heldout")
     contact_sheet: bool = False  # one labelled PNG of the first latent at several sizes and windows
     allow_failed_parity: bool = False  # render through a backend whose recorded gate failed
+    precision: str | None = None  # torch backend: fp32 (default), or fp16/bf16 autocast
+    compile: bool = False  # torch backend on CUDA: torch.compile with CUDA graphs per fixed size
 
 
 @dataclass(frozen=True)

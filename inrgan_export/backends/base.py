@@ -223,6 +223,11 @@ class Generator(ABC):
     @abstractmethod
     def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray: ...
 
+    def batch_feeds(self, grid: GridInputs, batch: int, start: int) -> dict[str, np.ndarray]:
+        """The per-grid inputs of samples ``start .. start+batch``; a backend that broadcasts
+        shared coordinate grids itself (on its device) may return them unexpanded."""
+        return grid.for_batch(batch, start)
+
     def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
         raise UsageError(f"backend {self.backend} has no fused generator graph")
 
@@ -243,7 +248,7 @@ class Generator(ABC):
             k = part.shape[0]
             for tile in plan.tiles:
                 if tile is None:
-                    out[start : start + k] = self._timed(impl, part, grid.for_batch(k, start))
+                    out[start : start + k] = self._timed(impl, part, self.batch_feeds(grid, k, start))
                 else:
                     feeds = grid.slice(tile, k, start)
                     (y0, y1), (x0, x1) = tile.y.out, tile.x.out

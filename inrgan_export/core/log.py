@@ -55,13 +55,14 @@ class _LineProgress:
 
 
 def progress(total: int, desc: str):
-    """A tqdm bar on a terminal, periodic lines otherwise."""
-    if QUIET:
+    """A tqdm bar on a terminal, periodic lines otherwise (and where tqdm is not installed:
+    the PyTorch path runs on machines with torch and numpy only)."""
+    try:
         from tqdm import tqdm
-
+    except ImportError:
+        return _LineProgress(total, desc)  # silent under QUIET too: it prints through info()
+    if QUIET:
         return tqdm(total=total, disable=True)
     if sys.stderr.isatty():
-        from tqdm import tqdm
-
         return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="run")
     return _LineProgress(total, desc)

@@ -104,3 +104,20 @@ def sgemm_paths(threads: int | None = None, n: int = 4096) -> dict[str, tuple[fl
     paths["sgemm onnxruntime"] = (2.0 * n**3, lambda: sess.run(None, feeds))
     del onnx
     return paths
+
+
+def gemm_paths_cuda(device: str, precision: str, n: int = 4096) -> dict[str, tuple[float, Callable[[], object]]]:
+    """A square GEMM on the GPU at the bench's precision (fp32, or fp16/bf16 tensors), each
+    call synchronised: the practical peak the INR's matmuls are measured against."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    gen = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, generator=gen, device=device).to(dtype)
+    b = torch.randn(n, n, generator=gen, device=device).to(dtype)
+
+    def run() -> None:
+        torch.mm(a, b)
+        torch.cuda.synchronize(device)
+
+    return {f"gemm torch {device} {precision}": (2.0 * n**3, run)}
