@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-nonfinite", action="store_true",
                    help="write images that hold NaN or Inf (default: refused, naming the first bad pixel)")
     _common(r)
+    from .motion import add_motion_arguments  # render --interpolate / --animate
+
+    add_motion_arguments(r)
 
     m = sub.add_parser("render-many", help="render seeds x sizes x windows of a bundle on a Ray cluster (resumable)")
     m.add_argument("bundle", type=Path)
@@ -281,7 +284,7 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
 
 
 #: options whose value may start with '-' (a window left of or above the image)
-NEGATIVE_VALUE_OPTIONS = ("--window", "--windows")
+NEGATIVE_VALUE_OPTIONS = ("--window", "--windows", "--t", "--zoom-center")
 
 
 def join_negative_values(argv: Sequence[str]) -> list[str]:
@@ -414,9 +417,11 @@ def run(args: argparse.Namespace) -> int:
             allow_nonfinite=args.allow_nonfinite,
             allow_failed_parity=args.allow_failed_parity,
         )
+        from .motion import motion_options, render_motion
         from .render import render
 
-        render(opts_r)
+        motion = motion_options(args)
+        render_motion(opts_r, motion) if motion is not None else render(opts_r)
     elif args.command == "verify":
         report = pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads),
                                         raise_on_failure=not args.json)

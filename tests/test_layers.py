@@ -3,7 +3,7 @@
 The layer order is written here, once (the README shows it):
 
     cli            inrgan_export.cli, __main__, the package facade (__init__)
-    commands       pipeline (export/verify/convert), render, options, api, inspect_bundle, cluster/
+    commands       pipeline (export/verify/convert), render, motion, options, api, inspect_bundle, cluster/
     bench          bench/
     verify         verify
     compile        compile/, calibration/  (the design card's calibration/ is inrgan_export.calibration)
@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("compile", ("compile", "calibration")),
     ("verify", ("verify",)),
     ("bench", ("bench",)),
-    ("commands", ("pipeline", "render", "options", "api", "inspect_bundle", "cluster")),
+    ("commands", ("pipeline", "render", "motion", "options", "api", "inspect_bundle", "cluster")),
     ("cli", ("cli", "__main__", "")),
 )
 ORDER = ("runtime", "families", "load", "split", "export", "compile", "verify", "bench", "commands", "cli")
