@@ -1,6 +1,6 @@
 """``render --interpolate`` and ``render --animate``: sequences of frames from one bundle or
 checkpoint, written as a contact strip (.png), a stack (.npy [N, 3, H, W]) or an animation
-(.webp streamed, .gif, .apng).
+(.webp and .mp4 streamed, .gif, .apng).
 
 Keyframes are seeds (``3``: ``RandomState(3).randn(1, z_dim)``, as ``--seed``), bank rows
 (``bank:2``) or rows of a latent file (``walk.npy:5``)."""
@@ -53,7 +53,7 @@ def add_motion_arguments(r: argparse.ArgumentParser) -> None:
     m = r.add_argument_group("interpolation and animation")
     m.add_argument("--interpolate", default=None, metavar="A,B[,C...]",
                    help="keyframes to interpolate: seeds, bank:N (latent bank rows) or FILE.npy:N; writes a strip .png, "
-                        "a .npy stack [N,3,H,W] or an animation (.webp/.gif/.apng)")
+                        "a .npy stack [N,3,H,W] or an animation (.webp/.gif/.apng; .mp4 with the video extra)")
     m.add_argument("--steps", type=int, default=None, help="frames per keyframe pair, both ends included (default 8)")
     m.add_argument("--t", default=None, metavar="T[,T...]", help="explicit t values instead of --steps (two keyframes)")
     m.add_argument("--space", choices=list(SPACES), default=None, help="blend θ (default) or the latents")
@@ -223,9 +223,9 @@ def render_motion(opts: RenderOptions, mo: MotionOptions) -> list[Path]:
     out = opts.out
     anim = animation_format(out)
     if anim is None and out.suffix.lower() not in (".png", ".npy"):
-        raise UsageError(f"output {out} must end in .png (strip), .npy (stack) or .webp, .gif, .apng (animation)")
+        raise UsageError(f"output {out} must end in .png (strip), .npy (stack) or .webp, .gif, .apng, .mp4 (animation)")
     if anim is None and (mo.fps != 24.0 or mo.loop != 0):
-        raise UsageError("--fps and --loop apply to animated outputs (.webp, .gif, .apng)")
+        raise UsageError("--fps and --loop apply to animated outputs (.webp, .gif, .apng, .mp4)")
     check_outputs([out], opts.force)
     bank_cache: list = []
 

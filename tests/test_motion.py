@@ -110,3 +110,20 @@ def test_bad_motion_input_is_one_line_exit_2_and_writes_nothing(tiny_bundle, tmp
     proc = run_cli("render", tiny_bundle, *args, "--size", "32", "-o", "out.webp", cwd=tmp_path)
     assert_one_line_error(proc, 2, *needles)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["narrow.npy"]
+
+
+def test_mp4_is_the_video_extra(tiny_bundle, tmp_path):
+    """Without PyAV: exit 3 naming the extra, nothing written; with it: every frame."""
+    fake = tmp_path / "no-av" / "av"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'av'\", name='av')\n")
+    args = ["render", tiny_bundle, "--seed", "3", "--animate", "pan", "--frames", "10", "--size", "32", "-o", "p.mp4"]
+    proc = run_cli(*args, cwd=tmp_path, env={"PYTHONPATH": str(fake.parent)})
+    assert_one_line_error(proc, 3, "'video' extra", "pip install 'inrgan-export[video]'")
+    assert not (tmp_path / "p.mp4").exists()
+    av = pytest.importorskip("av", reason="PyAV is not installed (the optional 'video' extra: pip install 'inrgan-export[video]')")
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(tmp_path / "p.mp4")) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 10 and (frames[0].height, frames[0].width) == SIZE

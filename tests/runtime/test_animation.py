@@ -1,7 +1,6 @@
 """Zoom and pan windows and the animated writers (inrgan_export.runtime.animation), without a generator."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +68,25 @@ def test_held_formats_are_refused_over_the_budget_and_webp_is_not():
 
 def test_animation_formats():
     assert animation_format("x.WEBP") == ".webp" and animation_format("x.png") is None
-    with pytest.raises(UsageError, match="MP4 is not written"):
-        animation_format("x.mp4")
-    assert math.isfinite(DEFAULT_ZOOM)
+    with pytest.raises(UsageError, match="needs an even height and width; got 15x16"):
+        check_budget(AnimationSpec(Path("a.mp4"), 4, (15, 16)), 1 << 30)
+    with pytest.raises(UsageError, match="an MP4 has no loop count"):
+        check_budget(AnimationSpec(Path("a.mp4"), 4, (16, 16), loop=2), 1 << 30)
+
+
+def test_mp4_through_pyav_has_every_frame(tmp_path):
+    av = pytest.importorskip("av", reason="PyAV is not installed (the optional 'video' extra: pip install 'inrgan-export[video]')")
+    calls = []
+
+    def render(i):
+        calls.append(i)
+        img = np.full((16, 24, 3), 20 * i, np.uint8)
+        return img
+
+    out = write_animation(AnimationSpec(tmp_path / "a.mp4", 9, (16, 24), fps=12), render, 1 << 20)
+    assert calls == list(range(9))
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 9 and frames[0].shape == (16, 24, 3)
+    means = [float(f.mean()) for f in frames]  # lossy, but each frame keeps its grey level
+    assert all(abs(m - 20 * i) < 4 for i, m in enumerate(means)), means
