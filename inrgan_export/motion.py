@@ -246,6 +246,13 @@ def render_motion(opts: RenderOptions, mo: MotionOptions) -> list[Path]:
         if mo.keys is not None:
             keys = mo.keys
             latents = [keyframe_latent(k, iface.z_dim, bank_of, opts.source) for k in keys]
+        elif opts.latent is not None or opts.latent_bank is not None:  # --animate interp through these rows
+            z = source_latents(opts, iface.z_dim, bank_of)
+            if z.shape[0] < 2:
+                raise UsageError("--animate interp walks through two or more latents; this --latent/--latent-bank gives one "
+                                 "(or use --interpolate A,B)")
+            latents = [z[i : i + 1] for i in range(z.shape[0])]
+            mo = MotionOptions(**{**mo.__dict__, "keys": tuple(f"row {i}" for i in range(z.shape[0]))})
         else:  # --animate interp from --seed S (to S + 1) or through a seed list
             seeds = list(opts.seeds or (0,))
             if len(seeds) == 1:
@@ -284,6 +291,14 @@ def render_motion(opts: RenderOptions, mo: MotionOptions) -> list[Path]:
 
 
 def single_latent(opts: RenderOptions, z_dim: int, bank_of) -> np.ndarray:
+    z = source_latents(opts, z_dim, bank_of)
+    if z.shape[0] != 1:
+        raise UsageError(f"--animate zoom/pan moves the view of one latent; {z.shape[0]} were given")
+    return z
+
+
+def source_latents(opts: RenderOptions, z_dim: int, bank_of) -> np.ndarray:
+    """The latents of --seed, --latent or --latent-bank, as ``render`` reads them."""
     from .latents import load_latents
 
     if opts.latent_bank is not None:
@@ -296,8 +311,6 @@ def single_latent(opts: RenderOptions, z_dim: int, bank_of) -> np.ndarray:
         from .latents import latents_from_seeds
 
         z = latents_from_seeds(list(opts.seeds or (0,)), z_dim)
-    if z.shape[0] != 1:
-        raise UsageError(f"--animate zoom/pan moves the view of one latent; {z.shape[0]} were given")
     if z.shape[1] != z_dim:
         raise ShapeError(f"the latent has width {z.shape[1]}, the generator takes {z_dim}")
     return z

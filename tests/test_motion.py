@@ -104,6 +104,8 @@ def test_a_2000_frame_webp_streams_in_bounded_memory(tiny_bundle, tmp_path):
     (["--interpolate", "1,2", "--space", "latent", "--mix-layers", "b0"], ["needs space theta"]),
     (["--seed", "0", "--animate", "zoom", "--frames", "0"], ["--frames 0 must be an integer in 1..100000"]),
     (["--seed", "0", "--steps", "4"], ["--steps needs --interpolate A,B or --animate"]),
+    (["--seed", "1,2", "--animate", "zoom"], ["moves the view of one latent; 2 were given"]),
+    (["--latent", "narrow.npy", "--animate", "interp"], ["narrow.npy has shape [1, 3]"]),
 ])
 def test_bad_motion_input_is_one_line_exit_2_and_writes_nothing(tiny_bundle, tmp_path, args, needles):
     np.save(tmp_path / "narrow.npy", np.zeros((1, 3), np.float32))
