@@ -61,7 +61,7 @@ std::vector<float> keyframe_latent(const std::string& key, const std::string& bu
   };
   if (lower.rfind("bank:", 0) == 0)
     return row_of((fs::path(bundle) / "latents.npy").string(), key.substr(5),
-                  bundle + " has no latent bank; --latent-bank needs a bundle exported from a fitted preset (e.g. demo:photos)");
+                  bundle + " has no latent bank; --latent-bank needs a fitted preset (e.g. demo:photos) or a bundle exported from one");
   const auto colon = key.rfind(':');
   if (colon != std::string::npos && lower.substr(0, colon).size() >= 4 && lower.compare(colon - 4, 4, ".npy") == 0)
     return row_of(key.substr(0, colon), key.substr(colon + 1), "latent file " + key.substr(0, colon) + " does not exist");
