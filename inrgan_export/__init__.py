@@ -42,4 +42,11 @@ def inspect(*args, **kwargs):
     return inspect_bundle(*args, **kwargs)
 
 
-__all__ = ["export", "inspect", "open_bundle", "open_checkpoint", "__version__"]
+def interpolate(*args, **kwargs):
+    """θ (or images) between two latents (see :func:`inrgan_export.app.interpolation.interpolate`)."""
+    from .app.interpolation import interpolate as _interpolate
+
+    return _interpolate(*args, **kwargs)
+
+
+__all__ = ["export", "inspect", "interpolate", "open_bundle", "open_checkpoint", "__version__"]

@@ -52,7 +52,7 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
 
 
 #: options whose value may start with '-' (a window left of or above the image)
-NEGATIVE_VALUE_OPTIONS = ("--window", "--windows")
+NEGATIVE_VALUE_OPTIONS = ("--window", "--windows", "--t", "--zoom-center")
 
 
 def join_negative_values(argv: Sequence[str]) -> list[str]:

@@ -3,6 +3,8 @@
 Other programs (a web app, a tile server for zoomable images) ask for renders over HTTP:
 
     GET  /render?seed=3&size=256x256&window=x0,y0,x1,y1&truncation=0.7&format=png|npy
+    GET  /render?seed=3&mix=7&t=0.3 (θ-space interpolation, as ``render --interpolate 3,7 --t 0.3``;
+                                     seed and mix also take latent bank rows: bank:2)
     POST /render?size=...   body: a .npy latent [z_dim] or [1, z_dim], or JSON {"latent": [...]}
     GET  /healthz           this replica's state (JSON)
     GET  /info              the bundle's ``inspect --json`` dict
@@ -49,7 +51,7 @@ from ..app.options import ServeOptions
 APP_NAME = "inrgan"
 DEPLOYMENT_NAME = "RenderReplica"
 MEDIA_TYPES = {"png": "image/png", "npy": "application/octet-stream"}
-RENDER_PARAMS = ("seed", "size", "window", "truncation", "format")
+RENDER_PARAMS = ("seed", "size", "window", "truncation", "format", "mix", "t")
 OVERSIZE = ("tile", "refuse")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ROUTES = "GET /render, POST /render, GET /healthz, GET /info"
@@ -74,6 +76,8 @@ class RenderItem:
     size: tuple[int, int]
     window: Window
     fmt: str
+    mix: np.ndarray | None = None  # the other end of a θ-space interpolation, [1, z_dim]
+    t: float = 0.0
 
     def theta_key(self) -> bytes:
         """θ depends on the latent and ψ only (no ψ is ψ = 1, the hypernetwork's neutral value)."""
@@ -241,7 +245,7 @@ class RenderReplica:
             if method == "POST":
                 z = parse_latent_body(await read_body(request, self.opts.max_body), self.iface.z_dim)
             else:
-                z = latent_from_seed(parse_seed(params.get("seed", "0")), self.iface.z_dim)
+                z = self.latent_of(params.get("seed", "0"))
             item = self.render_item(z, params)
             t0 = time.perf_counter()
             try:
@@ -282,7 +286,36 @@ class RenderReplica:
         fmt = params.get("format", "png")
         if fmt not in MEDIA_TYPES:
             raise HttpError(400, f"format {fmt!r} is not one of {', '.join(MEDIA_TYPES)}")
-        return RenderItem(z, psi, size, window, fmt)
+        mix, t = self.mix_of(z, params)
+        return RenderItem(z, psi, size, window, fmt, mix, t)
+
+    def latent_of(self, text: str) -> np.ndarray:
+        """A seed, or ``bank:N``: a row of the bundle's latent bank."""
+        if not text.startswith("bank:"):
+            return latent_from_seed(parse_seed(text), self.iface.z_dim)
+        from ..core.latent_bank import read_bundle_bank, select
+
+        if not text[5:].isdigit():
+            raise HttpError(400, f"{text!r}: bank:N takes one row index (e.g. bank:3)")
+        z, _ = select(read_bundle_bank(self.gen.bundle.path, self.gen.bundle.manifest), text[5:], str(self.opts.bundle))
+        return self.gen.check_latents(z)
+
+    def mix_of(self, z: np.ndarray, params: dict[str, str]) -> tuple[np.ndarray | None, float]:
+        """``mix`` (the other latent) and ``t`` in [0, 1], checked as ``render --interpolate`` checks them."""
+        if ("mix" in params) != ("t" in params):
+            raise HttpError(400, "mix and t go together: mix=SEED_B (or bank:N) and t in [0, 1]")
+        if "mix" not in params:
+            return None, 0.0
+        from ..app.interpolation import check_endpoints, check_ts
+
+        try:
+            t = float(params["t"])
+        except ValueError:
+            raise HttpError(400, f"t {params['t']!r} is not a number in [0, 1]") from None
+        t = float(check_ts([t])[0])
+        mix = self.latent_of(params["mix"])
+        check_endpoints(z, mix, ("seed", "mix"))
+        return mix, t
 
     def health(self) -> dict[str, Any]:
         return {
@@ -306,7 +339,8 @@ class RenderReplica:
     def render_now(self, items: list[RenderItem]) -> list[Any]:
         try:
             keys = [item.theta_key() for item in items]
-            thetas, hits = self.thetas(items, keys)
+            ends = [replace(item, z=item.mix, mix=None) for item in items if item.mix is not None]
+            thetas, hits = self.thetas(items + ends, keys + [end.theta_key() for end in ends])
         except Exception as e:  # noqa: BLE001 - the whole batch shares the hypernetwork call
             return [e] * len(items)
         groups: dict[tuple, list[int]] = {}
@@ -321,7 +355,7 @@ class RenderReplica:
                     if plan.pieces > 1:
                         raise HttpError(413, f"size {size[0]}x{size[1]} needs {plan.pieces} tiles to stay within the memory "
                                              f"budget of {self.gen.max_memory} bytes; this service refuses tiled renders (oversize=refuse)")
-                images = self.gen.render_on(np.stack([thetas[keys[i]] for i in rows]), grid)
+                images = self.gen.render_on(np.stack([self.theta_of(items[i], keys[i], thetas) for i in rows]), grid)
                 for i, image in zip(rows, images):
                     meta = {"theta_cache": "hit" if keys[i] in hits else "miss", "batch": len(items)}
                     results[i] = (encode(image, items[i].fmt, self.iface.display), meta)
@@ -329,6 +363,16 @@ class RenderReplica:
                 for i in rows:
                     results[i] = e
         return results
+
+    @staticmethod
+    def theta_of(item: RenderItem, key: bytes, thetas: dict[bytes, np.ndarray]) -> np.ndarray:
+        """θ of an item; for a mix, the blend of its two ends' θ (the CLI's θ-space lerp)."""
+        if item.mix is None:
+            return thetas[key]
+        from ..app.interpolation import lerp
+
+        end = replace(item, z=item.mix, mix=None).theta_key()
+        return lerp(thetas[key], thetas[end], item.t).astype(np.float32)
 
     def thetas(self, items: list[RenderItem], keys: list[bytes]) -> tuple[dict[bytes, np.ndarray], set[bytes]]:
         """θ of every item: from the cache, the rest in one hypernetwork call (a latent twice

@@ -38,6 +38,9 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--allow-nonfinite", action="store_true",
                    help="write images that hold NaN or Inf (default: refused, naming the first bad pixel)")
     a.common(r)
+    from ..app.motion import add_motion_arguments  # render --interpolate / --animate
+
+    add_motion_arguments(r)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         compile=args.compile,
     )
+    from ..app.motion import motion_options, render_motion
     from ..app.render import render
 
-    render(opts_r)
+    motion = motion_options(args)
+    render_motion(opts_r, motion) if motion is not None else render(opts_r)
     return 0

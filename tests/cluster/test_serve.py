@@ -199,6 +199,17 @@ def test_concurrent_requests_are_batched_within_the_tolerance(service, refs):
     assert max(batches) > 1, batches  # eight at once over two replicas: some rendered together
 
 
+def test_mix_and_t_interpolate_theta_as_render_does(service, tiny_bundle, tmp_path):
+    proc = run_cli("render", tiny_bundle, "--interpolate", "3,7", "--t", "0,0.3,1", "--size", "16x16", "-o", "x.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ref = np.load(tmp_path / "x.npy")
+    assert np.abs(ref[1] - ref[0]).max() > 1e-2 and np.abs(ref[1] - ref[2]).max() > 1e-2
+    for k, t in enumerate(("0", "0.3", "1")):
+        status, head, body = http(f"{service['main']}/render?seed=3&mix=7&t={t}&size=16x16&format=npy")
+        assert status == 200, body
+        np.testing.assert_allclose(npy(body)[0], ref[k], rtol=0, atol=BATCHED_ATOL)
+
+
 def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     status, head, body = http(f"{service['main']}/info")
     assert status == 200 and head["content-type"] == "application/json"
@@ -234,6 +245,10 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     ("/render", npy_body(np.zeros(16, np.int64)), None, 400, "dtype int64; expected float32"),
     ("/render?seed=3", b'{"latent": []}', None, 400, "'seed' is for GET"),
     ("/render", b"x" * 5000, None, 413, "limit of 4096 bytes"),
+    ("/render?seed=3&mix=7&t=1.5", None, None, 400, "t = 1.5 is outside [0, 1]"),
+    ("/render?seed=3&mix=3&t=0.5", None, None, 400, "seed and mix are the same latent"),
+    ("/render?seed=3&mix=7", None, None, 400, "mix and t go together"),
+    ("/render?seed=3&mix=bank:0&t=0.5", None, None, 400, "has no latent bank"),
     ("/nothing", None, None, 404, "no route /nothing"),
     ("/render", None, "DELETE", 405, "DELETE /render is not a route"),
 ])

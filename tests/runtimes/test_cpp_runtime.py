@@ -255,6 +255,30 @@ def test_seeds_are_the_python_latents(cpp_build, bundle, manifest, python_genera
     assert float(np.abs(np.load(tmp_path / "seeds.npy") - want).max()) <= TOLERANCE
 
 
+@pytest.mark.parametrize("family", ["paper", "sg2"])
+def test_interpolation_frames_equal_python(cpp_build, bundle, sg2_bundles, tmp_path, family):
+    """inrgan-render --interpolate: the Python runtime's θ-space frames (interpolate()) within the gate."""
+    from inrgan_export import open_bundle
+    from inrgan_export.app.interpolation import interpolate
+
+    path = bundle if family == "paper" else sg2_bundles["nearest"]
+    render_cpp(cpp_build, path, "--interpolate", "1,2,3", "--steps", "4", "--size", "24x20", "-o", tmp_path / "walk.npy")
+    got = np.load(tmp_path / "walk.npy")
+    with open_bundle(path) as g:
+        za, zb, zc = latents_from_seeds([1, 2, 3], g.interface.z_dim)
+        want = np.concatenate([*interpolate(g, za, zb, 4, size=(24, 20)), *list(interpolate(g, zb, zc, 4, size=(24, 20)))[1:]])
+        display = g.interface.display
+    assert got.shape == want.shape == (7, 3, 24, 20)
+    assert float(np.abs(got - want).max()) <= TOLERANCE
+    assert float(np.abs(got[1] - got[0]).max()) > 1e-2  # the frames move
+    render_cpp(cpp_build, path, "--interpolate", "1,2,3", "--steps", "4", "--size", "24x20", "-o", tmp_path / "walk.png")
+    from PIL import Image
+
+    strip = np.asarray(Image.open(tmp_path / "walk.png").convert("RGB")).astype(int)
+    assert strip.shape == (24, 7 * 20, 3)
+    assert np.abs(strip - np.concatenate(list(to_uint8(got, display)), axis=1)).max() == 0
+
+
 def test_png_is_the_display_mapping_of_the_raw_output(cpp_build, bundle, python_generator, tmp_path):
     from PIL import Image
 
@@ -681,7 +705,9 @@ def test_tensorrt_reported_as_not_built(cpp_build, bundle, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--size", "0x5"], ["--window", "1,1,0,0"], ["--seed", "-1"], ["--seed", "1-x"], ["--size", "9x"],
-                                  ["--truncation", "x"], ["--truncation", "nan"]])
+                                  ["--truncation", "x"], ["--truncation", "nan"], ["--interpolate", "4,4"],
+                                  ["--interpolate", "1,x"], ["--interpolate", "1,2", "--steps", "0"],
+                                  ["--interpolate", "1,2", "--steps", "5000"], ["--interpolate", "1,bank:0"]])
 def test_errors_mirror_the_python_cli(cpp_build, bundle, tmp_path, capsys, args):
     from inrgan_export.cli import main as python_cli
 

@@ -214,6 +214,13 @@ class Generator {
   // render(hypernet(z, extra), size, window)
   Images generate(const std::vector<float>& z, Size size, Window window = {}, const HypernetInputs& extra = {});
 
+  // theta-space interpolation (`render --interpolate A,B --steps N`): `steps` frames
+  // [steps, 3, H, W] from latent z_a to z_b (each [1, z_dim]), frame k rendered from
+  // lerp_theta(hypernet(z_a), hypernet(z_b), k / (steps - 1)); frames 0 and steps - 1 are the
+  // renders of z_a and z_b. steps in 1..4096; equal latents are an InputValueError.
+  Images interpolate(const std::vector<float>& z_a, const std::vector<float>& z_b, int steps, Size size, Window window = {},
+                     const HypernetInputs& extra = {});
+
   // Pieces (batch chunks x tiles) the last render was split into; 1 when it ran whole.
   int last_render_pieces() const;
 
@@ -230,6 +237,12 @@ std::vector<float> latent_from_seed(std::uint32_t seed, int z_dim);
 // `--latent Z.npy`: a plain .npy of floats [N, z_dim] (or one [z_dim] vector), returned as
 // float32 [N, z_dim] flat; `rows` receives N. Never executes anything from the file.
 std::vector<float> read_latents_npy(const std::string& path, int z_dim, int* rows = nullptr);
+
+// ------------------------------------------------------------------------------ interpolation
+// theta blended as the Python runtime does (inrgan_export/runtime/interpolation.py, lerp):
+// a + t * (b - a) in double, rounded to float32; t = 1 gives b exactly. ShapeError when the
+// sizes differ, InputValueError for a non-finite t.
+std::vector<float> lerp_theta(const std::vector<float>& a, const std::vector<float>& b, double t);
 
 // ------------------------------------------------------------------------------ outputs
 // Raw float32 [N, 3, H, W] .npy; written to a temporary sibling and renamed when complete.
