@@ -18,21 +18,8 @@ python="${1:-${INRGAN_PYTHON:-$repo/.venv/bin/python}}"
 python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
 jobs="${INRGAN_BUILD_JOBS:-2}"
 
-# -- Debian packages (compiler, CMake, Ninja, and the three libraries the runtime links;
-#    util-linux's unshare hides the venv from the install test)
-packages=(g++ cmake ninja-build nlohmann-json3-dev libssl-dev libpng-dev util-linux)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "ci.sh: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# -- Debian packages (compiler, CMake, Ninja, the libraries the runtime links, unshare)
+"$here/tools/install-debian-packages.sh" ci.sh
 
 # -- the test bundle: exported by the first test run, reused by the second
 build_root="$here/build"
