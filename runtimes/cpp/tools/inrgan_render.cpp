@@ -119,7 +119,7 @@ int run(const std::vector<std::string>& argv) {
     return 0;
   }
   if (args.version) {
-    std::printf("inrgan-render 0.1.0 (backends: openvino %s, tensorrt %s, onnxruntime %s, executorch %s)\n",
+    std::printf("inrgan-render %s (backends: openvino %s, tensorrt %s, onnxruntime %s, executorch %s)\n", INRGAN_VERSION,
                 inrgan::is_built(inrgan::Backend::OpenVINO) ? "built" : "not built",
                 inrgan::is_built(inrgan::Backend::TensorRT) ? "built" : "not built",
                 inrgan::is_built(inrgan::Backend::OnnxRuntime) ? "built" : "not built",
