@@ -408,7 +408,7 @@ def gpu_record(device: str) -> dict[str, Any]:
             "capability": f"{props.major}.{props.minor}", "torch": torch.__version__, "cuda": torch.version.cuda,
             "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
             "datasheet": asdict(entry) if entry else None,
-            "datasheet_missing": None if entry else f"{name!r} is not in inrgan_export/bench/gpu.py GPU_PEAKS"}
+            "datasheet_missing": None if entry else f"{name!r} is not in inrgan_export/measure/gpu.py GPU_PEAKS"}
 
 
 def datasheet_fraction(gpu: dict[str, Any], precision: str, gflops: float) -> dict[str, Any]:

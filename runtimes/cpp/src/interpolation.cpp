@@ -1,4 +1,4 @@
-// theta-space interpolation, as inrgan_export/runtime/interpolation.py (the Python runtime).
+// theta-space interpolation, as inrgan_export/app/interpolation.py (the Python runtime).
 #include <cmath>
 #include <string>
 #include <vector>

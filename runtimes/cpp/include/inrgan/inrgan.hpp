@@ -239,7 +239,7 @@ std::vector<float> latent_from_seed(std::uint32_t seed, int z_dim);
 std::vector<float> read_latents_npy(const std::string& path, int z_dim, int* rows = nullptr);
 
 // ------------------------------------------------------------------------------ interpolation
-// theta blended as the Python runtime does (inrgan_export/runtime/interpolation.py, lerp):
+// theta blended as the Python runtime does (inrgan_export/app/interpolation.py, lerp):
 // a + t * (b - a) in double, rounded to float32; t = 1 gives b exactly. ShapeError when the
 // sizes differ, InputValueError for a non-finite t.
 std::vector<float> lerp_theta(const std::vector<float>& a, const std::vector<float>& b, double t);
