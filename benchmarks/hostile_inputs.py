@@ -80,10 +80,6 @@ def pickle_self_list(out: Path) -> Path:
     return out
 
 
-class _SelfModuleList:
-    """A ``torch.nn.ModuleList`` record whose ``_modules`` holds itself."""
-
-
 def pickle_self_modulelist(out: Path) -> Path:
     data = network_pickle(_tiny_sg2(), extras=False)
     modules: OrderedDict = OrderedDict()
