@@ -6,7 +6,8 @@ as subprocesses, and their JSON must carry the machine description.
 Run for real (``RUNS``): bench_inr_cpu (its flags and the ``speedups`` JSON that outside tools
 read), bench_ort_mobile_inr, ort_mobile_usability, profile_openvino_small and bench_cold_start
 (``--this-checkout-only``) on the v1 bundle fixture, pickle_load_time, hostile_catalogue
-(one attack class).
+(one attack class), fit_photos (2 steps instead of 3000), photos_figures (4 bank latents per
+split, without demo:church).
 
 ``--help``, the import check and the harness's unit tests (tests/test_bench_harness.py) only
 (``HELP_ONLY``, each with its reason): the scripts whose smallest input alone costs longer than
@@ -42,12 +43,10 @@ HELP_ONLY = {
     "bf16_sg2_probe": "traces an sg2 INR and compiles three OpenVINO BF16 models",
     "executorch_int8_trial": "quantizes and lowers ExecuTorch programs",
     "export_inr_graph": "an uncached trace of the INR (about 25 s for demo:tiny)",
-    "fit_photos": "trains a generator (the smallest run still loads and crops the photos and fits)",
     "int8_granularity": "calibrates an exported INR graph",
     "int8_plan_only": "runs the INT8 calibration, sweep and gate",
     "misuse_catalogue": "runs dozens of CLI cases after a demo:tiny export",
     "ort_int8_platform_probe": "needs an INT8 ort-mobile bundle (a calibrated export)",
-    "photos_figures": "renders the photo presets at 256²",
     "photos_precision": "exports the photo presets through the CLI",
 }
 
@@ -282,6 +281,32 @@ def run_hostile_catalogue(tmp: Path) -> None:
     assert "smoke" in out.with_suffix(".md").read_text()
 
 
+def run_fit_photos(tmp: Path) -> None:
+    # the smallest fit: two training steps and one held-out step (the preset takes 3000 + 300)
+    _run("fit_photos", "--family", "paper", "--steps", "2", "--heldout-steps", "1", "--log-every", "1",
+         "-o", tmp / "photos.pt", "--results", tmp / "results", cwd=tmp)
+    doc = json.loads((tmp / "results" / "fit_paper.json").read_text())
+    _machine_ok(doc["machine"])
+    assert doc["steps"] == 2 and doc["heldout_steps"] == 1 and len(doc["psnr_native"]) == 56
+    assert doc["split"].count("train") == 48 and doc["split"].count("heldout") == 8
+    assert (tmp / "photos.pt").stat().st_size > 0 and (tmp / "results" / "fit_paper_loss.png").is_file()
+
+
+def run_photos_figures(tmp: Path) -> None:
+    out = tmp / "figures.json"
+    _run("photos_figures", "--latents-per-split", "4", "--skip-church", "-o", out, cwd=tmp)
+    doc = json.loads(out.read_text())
+    _machine_ok(doc["machine"])
+    for preset in ("demo:photos", "demo:photos-sg2"):
+        fig = doc[preset]
+        assert fig["latents"] == {"train": 4, "heldout": 4}
+        for part in ("train", "heldout"):
+            p = fig[part]["native_psnr_db"]
+            assert p["min"] <= p["median"] <= p["max"]
+        assert all(fig[f"edge_content_4x_bank{i}"] > 0 for i in range(4))
+    assert "demo:church" not in doc
+
+
 RUNS = {
     "bench_inr_cpu": run_bench_inr_cpu,
     "bench_ort_mobile_inr": run_bench_ort_mobile_inr,
@@ -290,6 +315,8 @@ RUNS = {
     "bench_cold_start": run_bench_cold_start,
     "pickle_load_time": run_pickle_load_time,
     "hostile_catalogue": run_hostile_catalogue,
+    "fit_photos": run_fit_photos,
+    "photos_figures": run_photos_figures,
 }
 
 
