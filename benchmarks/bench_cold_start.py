@@ -70,7 +70,7 @@ def build(work: Path, old_rev: str) -> dict[str, dict]:
     }
 
 
-def this_checkout(work: Path) -> dict[str, dict]:
+def this_checkout() -> dict[str, dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     return {"full install, this checkout": {"cmd": [sys.executable, "-m", "inrgan_export"], "env": env,
                                             "site_packages_bytes": dir_bytes(site_packages(Path(sys.prefix)))}}
@@ -87,7 +87,7 @@ def main() -> int:
     args = ap.parse_args()
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
-    variants = this_checkout(args.work) if args.this_checkout_only else build(args.work, args.old_rev)
+    variants = this_checkout() if args.this_checkout_only else build(args.work, args.old_rev)
     names = list(variants)
     out_dir = args.work / "renders"
     out_dir.mkdir(exist_ok=True)
