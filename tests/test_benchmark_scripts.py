@@ -7,7 +7,8 @@ Run for real (``RUNS``): bench_inr_cpu (its flags and the ``speedups`` JSON that
 read), bench_ort_mobile_inr, ort_mobile_usability, profile_openvino_small and bench_cold_start
 (``--this-checkout-only``) on the v1 bundle fixture, pickle_load_time, hostile_catalogue
 (one attack class), fit_photos (2 steps instead of 3000), photos_figures (4 bank latents per
-split, without demo:church).
+split, without demo:church), and the chain export_inr_graph (``--cache``) → int8_plan_only
+(4 calibration latents) → int8_granularity (one config, 2 latents).
 
 ``--help``, the import check and the harness's unit tests (tests/test_bench_harness.py) only
 (``HELP_ONLY``, each with its reason): the scripts whose smallest input alone costs longer than
@@ -42,9 +43,6 @@ HELP_ONLY = {
     "bench_ort_mobile": "needs an ort-mobile bundle export; its timing and record are bench_ort_mobile_inr's",
     "bf16_sg2_probe": "traces an sg2 INR and compiles three OpenVINO BF16 models",
     "executorch_int8_trial": "quantizes and lowers ExecuTorch programs",
-    "export_inr_graph": "an uncached trace of the INR (about 25 s for demo:tiny)",
-    "int8_granularity": "calibrates an exported INR graph",
-    "int8_plan_only": "runs the INT8 calibration, sweep and gate",
     "misuse_catalogue": "runs dozens of CLI cases after a demo:tiny export",
     "ort_int8_platform_probe": "needs an INT8 ort-mobile bundle (a calibrated export)",
     "photos_precision": "exports the photo presets through the CLI",
@@ -112,8 +110,9 @@ def unresolved_imports(source: str) -> list[str]:
 
 
 def test_every_script_is_run_or_says_why_not():
-    assert set(scripts()) == set(RUNS) | set(HELP_ONLY), "a benchmark script neither runs here nor says why (HELP_ONLY)"
-    assert not set(RUNS) & set(HELP_ONLY)
+    assert set(scripts()) == set(RUNS) | set(CHAINED) | set(HELP_ONLY), \
+        "a benchmark script neither runs here nor says why (HELP_ONLY)"
+    assert not (set(RUNS) | set(CHAINED)) & set(HELP_ONLY)
 
 
 @pytest.mark.parametrize("name", scripts())
@@ -307,6 +306,33 @@ def run_photos_figures(tmp: Path) -> None:
     assert "demo:church" not in doc
 
 
+def run_int8_chain(tmp: Path) -> None:
+    """export_inr_graph (a cached trace) feeds int8_plan_only and int8_granularity, as documented."""
+    fp32 = tmp / "fp32"
+    _run("export_inr_graph", "demo:tiny", fp32, "--cache", "--json", tmp / "export.json", cwd=tmp)
+    doc = json.loads((tmp / "export.json").read_text())
+    _machine_ok(doc["machine"])
+    layout = json.loads((fp32 / "manifest.json").read_text())["theta_layout"]
+    assert doc["onnx_bytes"] == (fp32 / "inr.onnx").stat().st_size and layout[0]["offset"] == 0
+
+    _run("int8_plan_only", "tiny", fp32, tmp / "int8.onnx", "--latents", "4", "--json", tmp / "plan.json", cwd=tmp)
+    plan = json.loads((tmp / "plan.json").read_text())
+    _machine_ok(plan["machine"])
+    assert set(plan["int8_layers"]) <= set(plan["sweep_psnr_db"]) and plan["gates"]["passed"] in (True, False)
+    assert (tmp / "int8.onnx").stat().st_size > 0
+
+    config = json.dumps([{"w": "row", "a": "sym8"}])
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "int8_granularity.py"), "tiny", str(fp32), "2", config,
+                           "--calib-latents", "4", "--sweep", "--json", str(tmp / "gran.json")], capture_output=True, text=True,
+                          cwd=tmp, timeout=240, env=dict(os.environ, INT8_STUDY_DIR=str(tmp)))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    gran = json.loads((tmp / "gran.json").read_text())
+    _machine_ok(gran["machine"])
+    (row,) = gran["configs"]
+    assert row["config"] == {"w": "row", "a": "sym8"} and row["layers"] == len(plan["sweep_psnr_db"])
+    assert set(row["per_layer_worst_psnr_db"]) == set(plan["sweep_psnr_db"]) and row["worst_psnr_db"] <= row["median_psnr_db"]
+
+
 RUNS = {
     "bench_inr_cpu": run_bench_inr_cpu,
     "bench_ort_mobile_inr": run_bench_ort_mobile_inr,
@@ -317,7 +343,10 @@ RUNS = {
     "hostile_catalogue": run_hostile_catalogue,
     "fit_photos": run_fit_photos,
     "photos_figures": run_photos_figures,
+    "export_inr_graph": run_int8_chain,
 }
+#: scripts run inside another script's smoke run (a chain of inputs)
+CHAINED = {"int8_plan_only": "export_inr_graph", "int8_granularity": "export_inr_graph"}
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
