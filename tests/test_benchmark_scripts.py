@@ -35,11 +35,11 @@ BUNDLE_V1 = Path(__file__).parent / "data" / "bundle_v1"
 MODULES = {"hostile_inputs", "sg2_pickle_writer"}
 
 HELP_ONLY = {
-    "bench_executorch": "lowers ExecuTorch programs (over a minute for demo:tiny)",
+    "bench_executorch": "lowers an ExecuTorch program (about 20 s for demo:tiny) besides two other runtimes",
     "bench_export_job": "a whole CLI export under GNU time (about 30 s cold for demo:tiny)",
-    "bench_render_many": "starts a local Ray cluster and Ray Data workers",
-    "bench_serve": "starts a Ray Serve application",
-    "bench_sg2_theta": "traces two sg2 INR graphs (about 60 s for demo:sg2-tiny on 2 cores)",
+    "bench_render_many": "starts a local Ray cluster and Ray Data workers (about 20 s at the smallest input)",
+    "bench_serve": "starts a Ray Serve application (about 16 s at the smallest input)",
+    "bench_sg2_theta": "traces two sg2 INR variants, neither cacheable (about 60 s for demo:sg2-tiny on a loaded 2-core machine)",
     "bench_ort_mobile": "needs an ort-mobile bundle export; its timing and record are bench_ort_mobile_inr's",
     "bf16_sg2_probe": "traces an sg2 INR and compiles three OpenVINO BF16 models",
     "executorch_int8_trial": "quantizes and lowers ExecuTorch programs",
