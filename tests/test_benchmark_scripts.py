@@ -43,8 +43,8 @@ HELP_ONLY = {
     "bench_sg2_theta": "traces two sg2 INR variants, neither cacheable (about 60 s for demo:sg2-tiny on a loaded 2-core machine)",
     "bench_ort_mobile": "needs an ort-mobile bundle export; its timing and record are bench_ort_mobile_inr's",
     "bf16_sg2_probe": "traces an sg2 INR and compiles three OpenVINO BF16 models",
-    "executorch_int8_trial": "quantizes and lowers ExecuTorch programs",
-    "misuse_catalogue": "runs dozens of CLI cases after a demo:tiny export",
+    "executorch_int8_trial": "quantizes and lowers ExecuTorch programs (minutes for demo:tiny)",
+    "misuse_catalogue": "runs 31 CLI cases after a demo:tiny export (about 40 s)",
     "ort_int8_platform_probe": "needs an INT8 ort-mobile bundle (a calibrated export)",
     "photos_precision": "exports the photo presets through the CLI",
 }
