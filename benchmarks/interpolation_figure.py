@@ -13,9 +13,6 @@ match it to < 1e-4); the product path is the same code (``inrgan_export.interpol
 """
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +22,7 @@ import numpy as np
 from inrgan_export import interpolate, open_checkpoint
 from inrgan_export.load.sources import load_source
 from inrgan_export.core.imageio import to_uint8
+from inrgan_export.measure.harness import machine_line, parser, record, write_json
 
 PRESETS = ("photos", "photos-sg2")
 ROWS = ("pixel blend", "θ lerp", "z slerp")
@@ -71,7 +69,7 @@ def compose(rows: dict[str, list[np.ndarray]], display, title: str):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("-o", "--out", type=Path, default=Path("benchmarks/results/interpolation"))
     p.add_argument("--a", type=int, default=0, help="bank row of the first end (default 0)")
     p.add_argument("--b", type=int, default=3, help="bank row of the second end (default 3: another photo)")
@@ -81,9 +79,9 @@ def main() -> None:
     args = p.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     size = (args.size, args.size)
-    result = {"command": " ".join(sys.argv), "machine": platform.platform(), "python": platform.python_version(),
-              "bank_rows": [args.a, args.b], "size": list(size), "steps": args.steps,
-              "measure": "mean Sobel gradient magnitude of the display-mapped luma (0..255), per frame", "presets": {}}
+    print(machine_line())
+    result = record(bank_rows=[args.a, args.b], size=list(size), steps=args.steps,
+                    measure="mean Sobel gradient magnitude of the display-mapped luma (0..255), per frame", presets={})
     for preset in PRESETS:
         rows, display = rows_of(preset, args.a, args.b, args.steps, size)
         title = f"demo:{preset}, bank {args.a} -> {args.b}, t = 0 .. 1 ({args.steps} steps, {args.size}x{args.size})"
@@ -92,11 +90,11 @@ def main() -> None:
         print(preset, {k: v[len(v) // 2] for k, v in result["presets"][preset].items()}, "(edge energy mid-way)")
     zoom = f"{args.out}_zoom_photos.webp"
     subprocess.run([str(Path(sys.executable).with_name("inrgan-export")), "render", "demo:photos", "--latent-bank", "2",
-                    "--animate", "zoom", "--frames", str(args.zoom_frames), "--size", "64", "--fps", "12", "-o", zoom,
+                    "--animate", "zoom", "--frames", str(args.zoom_frames), "--size", str(args.size), "--fps", "12", "-o", zoom,
                     "--force"], check=True)
     result["zoom"] = {"file": Path(zoom).name, "frames": args.zoom_frames, "command": f"render demo:photos --latent-bank 2 "
-                      f"--animate zoom --frames {args.zoom_frames} --size 64 --fps 12"}
-    Path(f"{args.out}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+                      f"--animate zoom --frames {args.zoom_frames} --size {args.size} --fps 12"}
+    write_json(result, Path(f"{args.out}.json"))
     print(f"wrote {args.out}_*.png, {zoom}, {args.out}.json")
 
 
