@@ -326,16 +326,20 @@ class Gate:
         (bundles written before it) hold the absolute rule under ``max_abs``."""
         precision = str(recorded.get("precision", "fp32"))
         rule = recorded.get("rule")
-        if rule is None:
-            atol = recorded.get("max_abs")
-            return cls(precision, atol=float(atol), scaled=False) if isinstance(atol, (int, float)) else \
-                cls(precision, min_psnr=recorded.get("min_psnr_db"))
-        if rule == PSNR_RULE:
-            return cls(precision, min_psnr=float(recorded["min_psnr_db"]))
-        if rule in (SCALED_RULE, ABSOLUTE_RULE) and isinstance(recorded.get("atol"), (int, float)):
-            return cls(precision, atol=float(recorded["atol"]), scaled=rule == SCALED_RULE)
-        raise BundleError(f"parity.gates: rule {rule!r} with atol {recorded.get('atol')!r} is not a gate this version reads "
-                          f"(rules: {SCALED_RULE}, {ABSOLUTE_RULE} with a numeric atol; {PSNR_RULE})")
+
+        def number(key: str) -> float | None:
+            v = recorded.get(key)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+        if rule is None and number("max_abs") is not None:
+            return cls(precision, atol=number("max_abs"), scaled=False)
+        if rule in (None, PSNR_RULE) and number("min_psnr_db") is not None:
+            return cls(precision, min_psnr=number("min_psnr_db"))
+        if rule in (SCALED_RULE, ABSOLUTE_RULE) and (number("atol") or 0) > 0:
+            return cls(precision, atol=number("atol"), scaled=rule == SCALED_RULE)
+        raise BundleError(f"parity.gates: rule {rule!r} with atol {recorded.get('atol')!r}, min_psnr_db "
+                          f"{recorded.get('min_psnr_db')!r} is not a gate this version reads (rules: {SCALED_RULE}, "
+                          f"{ABSOLUTE_RULE} with a positive atol; {PSNR_RULE} with min_psnr_db)")
 
 
 def gate_for(precision: str, atol: float, int8_min_psnr: float = DEFAULT_INT8_WORST_DB) -> Gate:
