@@ -33,7 +33,7 @@ BENCHMARKS = ROOT / "benchmarks"
 BUNDLE_V1 = Path(__file__).parent / "data" / "bundle_v1"
 
 #: modules of benchmarks/ that scripts import (no command line of their own)
-MODULES = {"hostile_inputs", "sg2_pickle_writer"}
+MODULES = {"hostile_inputs", "sg2_pickle_writer", "scaled_generators"}
 
 HELP_ONLY = {
     "bench_executorch": "lowers an ExecuTorch program (about 20 s for demo:tiny) besides two other runtimes",
@@ -47,6 +47,8 @@ HELP_ONLY = {
     "misuse_catalogue": "runs 31 CLI cases after a demo:tiny export (about 40 s)",
     "ort_int8_platform_probe": "needs an INT8 ort-mobile bundle (a calibrated export)",
     "photos_precision": "exports the photo presets through the CLI",
+    "parity_scaled_outputs": "exports both families' x16 generators to four targets (minutes); "
+                             "tests/verify/test_verify_gates.py runs the same exports and gates",
 }
 
 

@@ -102,20 +102,27 @@ def sg2_bundles(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def parity_gate(manifest: dict) -> float:
-    """The fp32 gate the export's `verify` applied to this bundle: max |diff| <= atol (the
-    family's parity_atol, recorded per runner in the manifest's parity.gates)."""
-    gates = [g["max_abs"] for g in manifest["parity"]["gates"].values() if g["precision"] == "fp32"]
+def parity_gate(manifest: dict):
+    """The fp32 gate the export's `verify` applied to this bundle, as the manifest's
+    parity.gates records it (a :class:`~inrgan_export.verify.Gate`: per image, max |diff| <=
+    atol · max(1, max |ref|), atol the family's parity_atol)."""
+    from inrgan_export.verify import Gate
+
+    gates = [Gate.from_json(g) for g in manifest["parity"]["gates"].values() if g["precision"] == "fp32"]
     assert gates, "bundle has no fp32 parity gate"
-    return float(min(gates))
+    return min(gates, key=lambda g: g.atol)
 
 
-def gate_passes(got: np.ndarray, want: np.ndarray, atol: float) -> tuple[bool, float]:
-    """verify's fp32 gate: NaN/Inf fails; else max |diff| <= atol."""
+def gate_passes(got: np.ndarray, want: np.ndarray, gate) -> tuple[bool, float]:
+    """verify's fp32 gate (``Gate.passes``), the Python output as the reference: NaN/Inf
+    fails; else its recorded rule. Returns the verdict and max |diff|."""
+    from inrgan_export.verify import relative_error
+
     if not np.isfinite(got).all():
         return False, float("inf")
     max_abs = float(np.abs(got.astype(np.float64) - want).max())
-    return max_abs <= atol, max_abs
+    judged = relative_error(want, got)[0] if gate.scaled else max_abs
+    return judged <= gate.atol, max_abs
 
 
 @pytest.fixture(scope="session")
@@ -279,6 +286,25 @@ def test_interpolation_frames_equal_python(cpp_build, bundle, sg2_bundles, tmp_p
     assert np.abs(strip - np.concatenate(list(to_uint8(got, display)), axis=1)).max() == 0
 
 
+def test_render_prints_the_recorded_parity_gates_and_refuses_an_unknown_rule(cpp_build, bundle, tmp_path):
+    import shutil
+
+    from inrgan_export.core.bundle import write_manifest
+
+    proc = render_cpp(cpp_build, bundle, "--seed", "0", "-o", tmp_path / "x.npy")
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("parity gates (recorded at export): ") and "onnxruntime split: max abs <= 0.0001 * max(1, max|ref|)" in line
+    bad = tmp_path / "bad"
+    shutil.copytree(bundle, bad)
+    m = json.loads((bad / "manifest.json").read_text())
+    m.pop("files")
+    m["parity"]["gates"]["onnxruntime split"]["rule"] = "psnr_of_range"
+    write_manifest(bad, m)
+    one_line_error(render_cpp(cpp_build, bad, "--seed", "0", "-o", tmp_path / "y.npy", check=False), 2,
+                   "parity.gates['onnxruntime split']", "rule is 'psnr_of_range'")
+    assert not (tmp_path / "y.npy").exists()
+
+
 def test_png_is_the_display_mapping_of_the_raw_output(cpp_build, bundle, python_generator, tmp_path):
     from PIL import Image
 
@@ -411,7 +437,8 @@ def test_sg2_renders_equal_python_within_the_gate(cpp_build, sg2_bundles, tmp_pa
 
     bundle = sg2_bundles[variant]
     m = json.loads((bundle / "manifest.json").read_text())
-    atol = parity_gate(m)
+    gate = parity_gate(m)
+    atol = gate.atol
     z = np.random.RandomState(17).randn(3, m["interface"]["z_dim"]).astype(np.float32)
     cases = sg2_cases(m["interface"]["native_size"])
     got = run_parity_dump(cpp_build, bundle, z, cases, tmp_path)
@@ -420,10 +447,10 @@ def test_sg2_renders_equal_python_within_the_gate(cpp_build, sg2_bundles, tmp_pa
         for label, size, window, batch, psi in cases:
             want = g.render(g.hypernet(z[:batch], np.full(batch, psi, dtype=np.float32)), size, window)
             assert got[label].shape == want.shape == (batch, 3, *size), label
-            ok, max_abs = gate_passes(got[label], want, atol)
+            ok, max_abs = gate_passes(got[label], want, gate)
             rows.append({"case": label, "size": list(size), "window": list(window), "max_abs": max_abs, "gate": atol, "passed": ok})
             if not ok:
-                failed.append(f"{label}: max abs {max_abs:.3g} > {atol:g}")
+                failed.append(f"{label}: max abs {max_abs:.3g} fails {gate.describe()}")
     report = os.environ.get("INRGAN_CPP_PARITY_REPORT")
     if report:  # the per-case figures, for the record (runtimes/cpp/README.md)
         Path(report).mkdir(parents=True, exist_ok=True)
@@ -447,7 +474,7 @@ def test_released_church_configuration_equals_python_within_the_gate(cpp_build, 
         proc = run_cli("demo:released-church", "--target", "onnx", "-o", bundle, "--force", cwd=bundle.parent, timeout=5400)
         assert proc.returncode == 0, proc.stderr
     m = json.loads((bundle / "manifest.json").read_text())
-    atol = parity_gate(m)
+    gate = parity_gate(m)
     h, w = m["interface"]["native_size"]
     cases = [("native-psi1-b2", (h, w), (0.0, 0.0, 1.0, 1.0), 2, 1.0), ("native-psi0.7-b1", (h, w), (0.0, 0.0, 1.0, 1.0), 1, 0.7),
              ("zoom-psi0.7-b1", (h // 2, w // 2), (0.25, 0.25, 0.75, 0.75), 1, 0.7)]
@@ -456,9 +483,9 @@ def test_released_church_configuration_equals_python_within_the_gate(cpp_build, 
     with open_bundle(bundle) as g:
         for label, size, window, batch, psi in cases:
             want = g.render(g.hypernet(z[:batch], np.full(batch, psi, dtype=np.float32)), size, window)
-            ok, max_abs = gate_passes(got[label], want, atol)
-            print(f"released-church {label}: max abs {max_abs:.3g} (gate {atol:g})")
-            assert ok, (label, max_abs, atol)
+            ok, max_abs = gate_passes(got[label], want, gate)
+            print(f"released-church {label}: max abs {max_abs:.3g} (gate {gate.describe()})")
+            assert ok, (label, max_abs, gate.describe())
 
 
 def test_sg2_gate_catches_a_wrong_coordinate_convention(cpp_build, sg2_bundles, tmp_path):

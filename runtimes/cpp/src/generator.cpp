@@ -170,6 +170,8 @@ std::vector<HypernetInputInfo> Generator::extra_hypernet_inputs() const {
   return out;
 }
 
+const std::vector<ParityGate>& Generator::parity_gates() const { return impl_->manifest.gates.rules; }
+
 std::vector<float> Generator::hypernet(const std::vector<float>& z, const HypernetInputs& extra) {
   const auto& m = impl_->manifest;
   const int n = check_matrix(z, m.z_dim, "latent", "z_dim");

@@ -156,6 +156,68 @@ GateVerdicts read_gates(const json& root, const std::vector<std::string>& parity
   return g;
 }
 
+// parity.gates: the rule each checked path was judged by. Gates without a rule were written
+// before the scaled FP32 rule and hold their absolute bound under max_abs (or a PSNR threshold).
+// A rule is checked: one this runtime does not know, or numbers that do not fit it, would make
+// the recorded verdicts mean something else than what it reports.
+std::vector<ParityGate> read_parity_gates(const json& root, const std::vector<std::string>& order, const std::string& where) {
+  std::vector<ParityGate> out;
+  if (!root.is_object() || !root.contains("parity") || !root["parity"].is_object()) return out;
+  const json& parity = root["parity"];
+  if (!parity.contains("gates") || !parity["gates"].is_object()) return out;
+  const json& gates = parity["gates"];
+  std::vector<std::string> names;  // parity.paths' file order; then any other key
+  for (const auto& name : order)
+    if (gates.contains(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  for (const auto& item : gates.items())
+    if (std::find(names.begin(), names.end(), item.key()) == names.end()) names.push_back(item.key());
+  const auto number = [](const json& g, const char* key) -> std::optional<double> {
+    if (!g.contains(key) || !g[key].is_number()) return std::nullopt;
+    const double v = g[key].get<double>();
+    return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+  };
+  for (const auto& name : names) {
+    const json& g = gates[name];
+    if (!g.is_object()) continue;  // another shape records no rule (as the verdicts are read)
+    const std::string field = "parity.gates['" + name + "']";
+    const auto fail = [&](const std::string& what) { throw BundleError(where + ": field '" + field + "' " + what); };
+    ParityGate gate;
+    gate.path = name;
+    gate.precision = g.contains("precision") && g["precision"].is_string() ? g["precision"].get<std::string>() : "";
+    if (g.contains("rule")) {
+      if (!g["rule"].is_string()) fail("rule must be a string (found " + g["rule"].dump() + ")");
+      gate.rule = g["rule"].get<std::string>();
+      if (gate.rule != "max_abs_scaled" && gate.rule != "max_abs" && gate.rule != "min_psnr")
+        fail("rule is '" + gate.rule + "'; this runtime knows max_abs_scaled, max_abs, min_psnr");
+      if (gate.rule != "min_psnr") {
+        const auto atol = number(g, "atol");
+        if (!atol || *atol <= 0) fail("atol must be a positive number for rule " + gate.rule + " (found " + (g.contains("atol") ? g["atol"].dump() : std::string("none")) + ")");
+        gate.atol = *atol;
+      } else {
+        const auto db = number(g, "min_psnr_db");
+        if (!db) fail("min_psnr_db must be a number for rule min_psnr (found " + (g.contains("min_psnr_db") ? g["min_psnr_db"].dump() : std::string("none")) + ")");
+        gate.min_psnr_db = *db;
+      }
+    } else if (const auto atol = number(g, "max_abs")) {  // written before the rule was recorded
+      gate.rule = "max_abs";
+      gate.atol = *atol;
+    } else if (const auto db = number(g, "min_psnr_db")) {
+      gate.rule = "min_psnr";
+      gate.min_psnr_db = *db;
+    } else {
+      continue;
+    }
+    std::ostringstream d;
+    if (gate.rule == "min_psnr")
+      d << "PSNR >= " << gate.min_psnr_db << " dB";
+    else
+      d << "max abs <= " << gate.atol << (gate.rule == "max_abs_scaled" ? " * max(1, max|ref|)" : "");
+    gate.description = d.str();
+    out.push_back(std::move(gate));
+  }
+  return out;
+}
+
 GridLayout read_layout(const Fields& f) {
   GridLayout layout;
   const std::string rule = "interface.grid.size_rule";
@@ -317,6 +379,17 @@ std::string failed_gate_from_json(const std::string& manifest_json, const std::s
   return failed_gate(read_gates(root, order), backend);
 }
 
+std::vector<ParityGate> parity_gates_from_json(const std::string& manifest_json) {
+  std::vector<std::string> order;
+  json root;
+  try {
+    root = json::parse(manifest_json, parity_path_order(&order));
+  } catch (const json::exception& e) {
+    throw BundleError(std::string("manifest is not valid JSON: ") + e.what());
+  }
+  return read_parity_gates(root, order, "manifest");
+}
+
 std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
   if (!has_graph_file(graph, kind))
     throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
@@ -445,6 +518,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
     }
   }
   m.gates = read_gates(root, parity_paths);
+  m.gates.rules = read_parity_gates(root, parity_paths, manifest_path.string());
 
   // every listed file exists and (when asked) matches its SHA-256
   const json& files = f.at("files");

@@ -195,6 +195,11 @@ int run(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "wrote %s\n", paths[i].c_str());
     }
   }
+  // the rules the bundle's recorded verdicts were reached by (parity.gates, at export); after
+  // the output, so that an error stays the only line
+  std::string gates;
+  for (const auto& gate : generator.parity_gates()) gates += (gates.empty() ? "" : "; ") + gate.path + ": " + gate.description;
+  if (!gates.empty()) std::fprintf(stderr, "parity gates (recorded at export): %s\n", gates.c_str());
   return 0;
 }
 

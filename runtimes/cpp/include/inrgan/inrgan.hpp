@@ -145,6 +145,22 @@ struct HypernetInputInfo {
   float neutral = 1.0f;
 };
 
+// A parity gate that the bundle's export recorded for one checked path (manifest
+// parity.gates). Rules: "max_abs_scaled" (FP32: every value finite and, per image,
+// max |out - ref| <= atol * max(1, max |ref|): float32 error grows with the output's range, and
+// a trained generator's range is its own), "max_abs" (bundles written before it:
+// max |out - ref| <= atol) and "min_psnr" (reduced precision and INT8: the worst image's PSNR on
+// the display-mapped picture >= min_psnr_db). The runtime honours the recorded verdicts; it
+// recomputes nothing.
+struct ParityGate {
+  std::string path;          // the checked path, e.g. "openvino split"
+  std::string precision;     // "fp32", "bf16", "fp16", "int8"
+  std::string rule;          // "max_abs_scaled", "max_abs" or "min_psnr"
+  double atol = 0.0;         // the max_abs rules' tolerance
+  double min_psnr_db = 0.0;  // the min_psnr rule's threshold
+  std::string description;   // the rule with its numbers, e.g. "max abs <= 0.0001 * max(1, max|ref|)"
+};
+
 struct Options {
   int threads = 0;               // CPU threads for the backend; 0 = the backend's default
   bool verify_checksums = true;  // SHA-256 of every file listed in the manifest
@@ -191,6 +207,10 @@ class Generator {
   // The hypernetwork's inputs after the latent, with their neutral values (empty for a
   // generator that takes only z).
   std::vector<HypernetInputInfo> extra_hypernet_inputs() const;
+
+  // The parity gates the bundle's export recorded (manifest parity.gates), in file order;
+  // empty for a bundle that records none.
+  const std::vector<ParityGate>& parity_gates() const;
 
   // Latents [batch, z_dim] (flat, batch = z.size() / z_dim) -> theta [batch, theta_dim].
   // `extra` sets extra hypernetwork inputs by name; an unknown name is a UsageError listing
