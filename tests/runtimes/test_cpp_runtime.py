@@ -597,6 +597,11 @@ BAD_BUNDLES = {
                               "field 'interface.grid.coordinates.kind' is \"polar\"; this runtime knows: y-up"),
     "path outside": (lambda p: _edit_manifest(p, lambda m: m["files"].update({"../secret": {"sha256": "0"}})), "leaves the bundle directory"),
     "not json": (lambda p: (p / "manifest.json").write_text("{not json"), "is not valid JSON"),
+    # numbers that size work, past the hard limits (issue 30: 10^8 blocks was std::bad_alloc, exit 1)
+    "num_blocks lie": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["size_rule"].update(num_blocks=10**8)),
+                       "field 'interface.grid.size_rule.num_blocks' must be an integer from 1 to 16 (found 100000000)"),
+    "z_dim lie": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(z_dim=2**31 - 1)),
+                  "field 'interface.z_dim' must be an integer from 1 to 65536"),
     "no manifest": (lambda p: (p / "manifest.json").unlink(), "has no manifest.json"),
 }
 
