@@ -8,6 +8,7 @@ import difflib
 import errno
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--batch", type=_positive, default=8, help="seeds per worker batch (default 8)")
     m.add_argument("--cpus", type=_positive, default=None, help="CPUs of the local cluster (default: all)")
     m.add_argument("--max-memory", type=_memory, default=None, metavar="BYTES", help="activation budget per worker render")
+    m.add_argument("--wait", action="store_true", help="another render-many writing into -o: wait for it (default: refuse)")
 
     s = sub.add_parser("serve", help="an HTTP render service of a bundle on Ray Serve (GET/POST /render, /healthz, /info)")
     s.add_argument("bundle", type=Path)
@@ -323,6 +325,7 @@ def run_render_many(args: argparse.Namespace) -> int:
         batch=args.batch,
         cpus=args.cpus,
         max_memory=args.max_memory,
+        wait=args.wait,
     )
     result = render_many(opts_m)
     print(f"render-many: {result.rendered} rendered, {result.skipped} already complete, "
@@ -353,6 +356,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         max_queued=args.max_queued,
         cpus=args.cpus,
+        debug=args.debug,
     ))
     return 0
 
@@ -546,13 +550,25 @@ def _interrupted(e: BaseException) -> bool:
     return signals.received() is not None
 
 
+#: errno values of a user path that is not what it should be (a folder where a file is
+#: expected, a dangling symlink or a loop, ...): bad input, exit 2, named by the OS's words
+PATH_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.ELOOP, errno.EEXIST, errno.ENOTEMPTY,
+               errno.EXDEV, errno.EINVAL, errno.ETXTBSY, errno.EBUSY, errno.ENXIO, errno.ENODEV,
+               errno.EMLINK, errno.ESPIPE, errno.EIO, errno.EMFILE, errno.ENFILE}
+
+
 def system_error(e: OSError) -> UsageError | None:
-    """Disk full, permission denied and the like: one line naming the file, exit 2."""
-    what = SYSTEM_ERRNOS.get(e.errno or -1)
-    if what is None:
-        return None
+    """Disk full, permission denied, a folder where a file belongs and the like: one line
+    naming the file, exit 2. An OSError without an errno is a bug of ours (None)."""
     where = f" ({e.filename})" if e.filename else ""
-    return UsageError(f"{what}{where}: nothing was published; free space, fix permissions or choose another output")
+    what = SYSTEM_ERRNOS.get(e.errno or -1)
+    if what is not None:
+        return UsageError(f"{what}{where}: nothing was published; free space, fix permissions or choose another output")
+    if e.errno in PATH_ERRNOS:
+        link = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+        return UsageError(f"{os.strerror(e.errno).lower()}{where}{link}: this path cannot be used; "
+                          "choose a regular file or folder you own")
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,6 +97,8 @@ class RenderManyOptions:
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
     max_memory: int | None = None
+    #: another render-many holding the output folder: wait for it (True) or refuse (False)
+    wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,5 @@ class ServeOptions:
     max_queued: int = 64
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
+    #: --debug: /healthz shows each replica's process id
+    debug: bool = False
