@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -40,7 +41,8 @@ import numpy as np
 
 from ..errors import BackendUnavailable, InrganError, UsageError
 from ..grid import Window, parse_size
-from ..latents import MAX_SEED, latent_from_seed
+from ..latents import MAX_SEED, latent_from_seed, npy_header_of
+from ..safejson import json_depth
 from ..options import ServeOptions
 
 APP_NAME = "inrgan"
@@ -143,25 +145,38 @@ def parse_psi(text: str) -> float:
     return psi
 
 
+#: nesting of a JSON body: {"latent": [[...]]} needs 3
+MAX_BODY_JSON_DEPTH = 8
+
+
 def parse_latent_body(body: bytes, z_dim: int) -> np.ndarray:
-    """A .npy array (never unpickled) or JSON ``{"latent": [...]}``; shape checks follow."""
+    """A .npy array (never unpickled; its header checked against the body's length before
+    numpy allocates what it declares) or JSON ``{"latent": [...]}`` (nesting checked before
+    the parser recurses) — the CLI's guards (check_npy_header, safejson); shape checks follow."""
     if body.startswith(NPY_MAGIC):
         try:
+            npy_header_of(io.BytesIO(body), len(body), "request body")
             return np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+        except InrganError as e:
+            raise HttpError(400, str(e)) from None
+        except (ValueError, OSError, EOFError, MemoryError) as e:
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
             raise HttpError(400, f"request body is not a plain .npy array: {msg}") from None
     if not body.strip():
         raise HttpError(400, 'POST /render needs a latent in the body: a .npy array or JSON {"latent": [...]}')
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        text = body.decode("utf-8")
+        depth = json_depth(text)
+        if depth > MAX_BODY_JSON_DEPTH:
+            raise HttpError(400, f"JSON body nests {depth} levels deep; a latent needs at most {MAX_BODY_JSON_DEPTH}")
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # ValueError: also integers past Python's digit limit
         raise HttpError(400, 'request body is neither a .npy array nor JSON {"latent": [...]}') from None
     if not isinstance(doc, dict) or set(doc) != {"latent"}:
         raise HttpError(400, f'JSON body must be {{"latent": [{z_dim} numbers]}}')
     try:
         return np.asarray(doc["latent"], dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):  # OverflowError: a 4,000-digit integer
         raise HttpError(400, f'"latent" must be a list of {z_dim} numbers') from None
 
 
@@ -212,7 +227,9 @@ class RenderReplica:
         self.gen = open_bundle(opts.bundle, backend=opts.backend, threads=opts.threads, max_memory=opts.max_memory).activate()
         self.iface = self.gen.interface
         self.takes_psi = self.iface.hypernet_inputs[1:2] == ("truncation_psi",)
-        self.info = inspect_bundle(opts.bundle, verify_checksums=False)
+        # the bundle's name, never where it lies on the server
+        self.info = {**inspect_bundle(opts.bundle, verify_checksums=False), "bundle": Path(opts.bundle).name}
+        self.replica_id = secrets.token_hex(4)  # names this replica to clients without its process id
         self.cache = ThetaCache(opts.theta_cache)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.render_batch = serve.batch(max_batch_size=opts.max_batch, batch_wait_timeout_s=opts.batch_wait_s)(self.render_items)
@@ -252,7 +269,7 @@ class RenderReplica:
             headers = {
                 "X-Theta-Cache": meta["theta_cache"],
                 "X-Batch-Size": str(meta["batch"]),
-                "X-Replica": str(os.getpid()),
+                "X-Replica": self.replica_id,
                 "X-Render-Seconds": f"{time.perf_counter() - t0:.4f}",
             }
             return Response(data, media_type=MEDIA_TYPES[item.fmt], headers=headers)
@@ -284,7 +301,8 @@ class RenderReplica:
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "replica": os.getpid(),
+            "replica": self.replica_id,
+            **({"pid": os.getpid()} if self.opts.debug else {}),  # a process id only for --debug
             "backend": self.gen.backend,
             "family": self.iface.family,
             "served": self.served,

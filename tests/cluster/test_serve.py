@@ -113,7 +113,7 @@ def service(ray_cluster, tiny_bundle, budget_64):
     port = free_port()
     common = dict(bundle=Path(tiny_bundle).resolve(), port=port, replica_cpus=0.25, batch_wait_s=0.05)
     apps = {
-        "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256)),
+        "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256, debug=True)),  # --debug: PIDs
         "strict": ("/strict", ServeOptions(**{**common, "batch_wait_s": 0.3}, max_concurrent=1, max_queued=1,
                                            oversize="refuse", max_memory=budget_64)),
         "slow": ("/slow", ServeOptions(**common, timeout_s=0.001)),
@@ -206,11 +206,27 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     assert proc.returncode == 0, proc.stderr
     expected = json.loads(proc.stdout)
     expected.pop("command")
+    assert expected["bundle"] == str(Path(tiny_bundle).resolve())
+    expected["bundle"] = Path(tiny_bundle).name  # the name only: where it lies on the server is not the client's business
     assert json.loads(body) == expected
+    assert str(Path(tiny_bundle).resolve().parent).encode() not in body
     status, head, body = http(f"{service['main']}/healthz")
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok" and health["backend"] == "onnxruntime"
     assert health["torch_imported"] is False  # the replica runs the torch-free runtime
+    assert health["pid"] > 0  # the main service runs with debug=True (serve --debug)
+    # without --debug no process id: the replica is named by an opaque token
+    strict = json.loads(http(f"{service['strict']}/healthz")[2])
+    assert "pid" not in strict and isinstance(strict["replica"], str) and len(strict["replica"]) == 8, strict
+
+
+def npy_header_claiming(rows: int) -> bytes:
+    """A .npy body whose header declares ``rows`` x 16 float32 and holds one row of data."""
+    from numpy.lib import format as npy
+
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (rows, 16)})
+    return buf.getvalue() + np.zeros(16, np.float32).tobytes()
 
 
 @pytest.mark.parametrize("path, data, method, status, needle", [
@@ -234,6 +250,10 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     ("/render", npy_body(np.zeros(16, np.int64)), None, 400, "dtype int64; expected float32"),
     ("/render?seed=3", b'{"latent": []}', None, 400, "'seed' is for GET"),
     ("/render", b"x" * 5000, None, 413, "limit of 4096 bytes"),
+    # the CLI's guards on bodies (issue 30; before: 500 with MemoryError, RecursionError, OverflowError)
+    ("/render", npy_header_claiming(10**9), None, 400, "declares shape [1000000000, 16]"),
+    ("/render", b'{"latent": ' + b"[" * 2000 + b"]" * 2000 + b"}", None, 400, "nests 2001 levels deep"),
+    ("/render", b'{"latent": [' + b"9" * 4000 + b"]}", None, 400, '"latent" must be a list of 16 numbers'),
     ("/nothing", None, None, 404, "no route /nothing"),
     ("/render", None, "DELETE", 405, "DELETE /render is not a route"),
 ])
@@ -277,7 +297,7 @@ def test_replica_killed_under_load_loses_no_retried_request(service, tiny_bundle
     url = service["main"]
     replicas: set[int] = set()
     for _ in range(40):  # find both replicas' processes
-        replicas.add(json.loads(http(f"{url}/healthz")[2])["replica"])
+        replicas.add(json.loads(http(f"{url}/healthz")[2])["pid"])
         if len(replicas) == 2:
             break
     assert len(replicas) == 2, replicas
@@ -317,7 +337,7 @@ def test_replica_killed_under_load_loses_no_retried_request(service, tiny_bundle
     # Serve replaces the killed replica
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        pids = {json.loads(http(f"{url}/healthz")[2])["replica"] for _ in range(8)}
+        pids = {json.loads(http(f"{url}/healthz")[2])["pid"] for _ in range(8)}
         if victim not in pids and len(pids) == 2:
             break
         time.sleep(0.5)
