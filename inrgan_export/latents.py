@@ -98,10 +98,14 @@ def npy_header_of(f, size: int, what: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
-def load_latents(path: str | Path, z_dim: int) -> np.ndarray:
+def load_latents(path: str | Path, z_dim: int, max_rows: int | None = None) -> np.ndarray:
     """A ``.npy`` of float latents [N, z_dim] (or one [z_dim] vector); never unpickles, and
-    reads the data only after its header was checked against the file size."""
-    check_npy_header(path)
+    reads the data only after its header was checked against the file size (and, with
+    ``max_rows``, its row count against that limit)."""
+    shape, _ = check_npy_header(path)
+    if max_rows is not None and len(shape) == 2 and shape[0] > max_rows:
+        raise UsageError(f"latent file {path} has {shape[0]:,} rows; render takes at most {max_rows} latents per run "
+                         "(as --seed): split the file, or render large sets with render-many")
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -107,7 +107,10 @@ class Generator(ABC):
         feeds.update(hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0]))  # sg2: ψ = 1 unless given
         for name, value in zip(self.interface.hypernet_inputs[1:], extra):
             feeds[name] = np.array(np.broadcast_to(np.asarray(value, dtype=np.float32).reshape(-1), (z.shape[0],)))
-        step = self.batch_bound or z.shape[0]
+        # rows per hypernetwork run within the memory budget (θ and a few activations of its
+        # width per row): many latents never run at once (before: 100k rows at once, 2 GB)
+        per_row = 16 * (self.interface.z_dim + self.interface.theta_dim)
+        step = max(1, min(self.batch_bound or z.shape[0], self.max_memory // per_row))
         if z.shape[0] <= step:
             return self._timed(self.hypernet_impl, feeds)
         return np.concatenate([self._timed(self.hypernet_impl, {k: v[i : i + step] for k, v in feeds.items()})
