@@ -602,6 +602,11 @@ BAD_BUNDLES = {
                        "field 'interface.grid.size_rule.num_blocks' must be an integer from 1 to 16 (found 100000000)"),
     "z_dim lie": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(z_dim=2**31 - 1)),
                   "field 'interface.z_dim' must be an integer from 1 to 65536"),
+    # numbers that disagree with the graph (before: exit 1, OpenVINO's/ONNX Runtime's multi-line text)
+    "z_dim vs graph": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(z_dim=8)),
+                       "graph 'hypernet' does not match fields 'interface.z_dim' (8) and 'interface.theta_dim'"),
+    "theta_dim vs graph": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(theta_dim=7)),
+                           "graph 'hypernet' does not match fields 'interface.z_dim' (16) and 'interface.theta_dim' (7)"),
     "no manifest": (lambda p: (p / "manifest.json").unlink(), "has no manifest.json"),
 }
 
