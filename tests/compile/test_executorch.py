@@ -112,6 +112,22 @@ def test_a_program_that_cannot_load_is_exit_2_never_an_abort(pte_bundle, tmp_pat
         assert proc.stderr.rstrip().splitlines()[-1].startswith("inrgan-export: error:")  # the last line on stderr
     assert (private_cache / "probes" / f"pte-{sha}").read_text().startswith("bad: ")
     assert not (tmp_path / "f.png").exists()
+    # render-many and serve refuse it in their driver, before any worker or replica starts
+    # (before: render-many's workers crash-looped forever; serve died after ~33 s with exit 1)
+    pytest.importorskip("ray", reason="the cluster extra is not installed")
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for args in (["render-many", flipped, "--seeds", "0-3", "--sizes", "16", "-o", tmp_path / "many"],
+                 ["serve", flipped, "--port", port]):
+        t = time.monotonic()
+        proc = run_cli(*args, cwd=tmp_path, timeout=120)
+        assert_one_line_error(proc, 2, "ExecuTorch cannot load inr.pte")
+        assert time.monotonic() - t < 60, args[0]
+    assert not (tmp_path / "many").exists()
 
 
 @pytest.mark.parametrize("pte_bundle", ["demo:tiny"], indirect=True)
