@@ -2,7 +2,7 @@
 there; the pipeline never rewrites them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
@@ -140,3 +140,5 @@ class ServeOptions:
     cpus: int | None = None
     #: --debug: /healthz shows each replica's process id
     debug: bool = False
+    #: a bearer token that /render and /info require (None: none, for 127.0.0.1)
+    token: str | None = field(default=None, repr=False)

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import hmac
 import secrets
 import socket
 import sys
@@ -243,6 +244,10 @@ class RenderReplica:
         try:
             route = route_of(request.scope)
             method = request.method
+            if self.opts.token is not None and route != "/healthz":
+                given = request.headers.get("authorization", "")
+                if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {self.opts.token}".encode()):
+                    raise HttpError(401, "this service needs 'Authorization: Bearer TOKEN' (serve --token)")
             if route in ("/healthz", "/info"):
                 if method != "GET":
                     raise HttpError(405, f"{method} {route} is not a route; valid: {ROUTES}")
@@ -480,8 +485,8 @@ def run_service(opts: ServeOptions, log: Callable[[str], None] | None = None,
     # what a replica would refuse is refused here, with one line, before any cluster starts
     probe = open_bundle(opts.bundle, backend=opts.backend, threads=1, max_memory=opts.max_memory)
     opts = replace(opts, bundle=Path(opts.bundle).resolve(), backend=probe.backend)
-    if opts.host not in LOOPBACK:
-        log(f"serve: WARNING: listening on {opts.host}:{opts.port}; this service has no authentication: "
+    if opts.host not in LOOPBACK and opts.token is None:
+        log(f"serve: WARNING: listening on {opts.host}:{opts.port} without --token: "
             "anyone who can reach this address can use it")
     check_port_free(opts.host, opts.port)
     if opts.address is not None:

@@ -34,6 +34,7 @@ from inrgan_export.cluster.serve import start_service, stop_service  # noqa: E40
 #: a batched render may differ from a lone one in the last bits (ONNX Runtime's GEMMs see
 #: another batch size); measured on the tiny bundle: well below this
 BATCHED_ATOL = 1e-5
+TOKEN = "t0k3n-" + "a" * 26  # the /slow service's bearer token
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 never goes through a proxy
 
 
@@ -116,7 +117,7 @@ def service(ray_cluster, tiny_bundle, budget_64):
         "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256, debug=True)),  # --debug: PIDs
         "strict": ("/strict", ServeOptions(**{**common, "batch_wait_s": 0.3}, max_concurrent=1, max_queued=1,
                                            oversize="refuse", max_memory=budget_64)),
-        "slow": ("/slow", ServeOptions(**common, timeout_s=0.001)),
+        "slow": ("/slow", ServeOptions(**common, timeout_s=0.001, token=TOKEN)),  # and a bearer token
     }
     urls = {}
     try:
@@ -288,9 +289,15 @@ def test_limits_of_the_strict_and_slow_services(service, budget_64):
     assert codes.count(200) >= 1 and codes.count(429) >= 1, codes
     assert http(f"{strict}/render?seed=1&size=16x16")[0] == 200  # and it serves on
     # a time limit no render meets: 504 with the limit named; health still answers
-    status, head, body = http(f"{slow}/render?seed=1&size=16x16")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    status, head, body = http(f"{slow}/render?seed=1&size=16x16", headers=auth)
     assert status == 504 and "longer than this service's limit of 0.001 s" in one_line(body)
-    assert http(f"{slow}/healthz")[0] == 200
+    assert http(f"{slow}/healthz")[0] == 200  # health needs no token (it names no path or process)
+    # the token: without it, or with another one, 401 before any work (serve --token)
+    for headers in ({}, {"Authorization": "Bearer " + "x" * len(TOKEN)}, {"Authorization": TOKEN}):
+        status, head, body = http(f"{slow}/render?seed=1&size=16x16", headers=headers)
+        assert status == 401 and "Authorization: Bearer TOKEN" in one_line(body), (headers, status)
+    assert http(f"{slow}/info", headers={})[0] == 401 and http(f"{slow}/info", headers=auth)[0] == 200
 
 
 def test_replica_killed_under_load_loses_no_retried_request(service, tiny_bundle):
@@ -415,14 +422,22 @@ def test_cli_serve_refuses_bad_input_before_starting(tiny_bundle, tmp_path):
     # another address than 127.0.0.1: the warning first (here an address this machine does not have)
     proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", cwd=tmp_path)
     assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
-    assert "this service has no authentication" in proc.stderr
+    assert "without --token: anyone who can reach this address can use it" in proc.stderr
+    # with a token: no warning; a token file that is not one is refused before anything starts
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", "--token", tmp_path / "token", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
+    assert "without --token" not in proc.stderr
+    (tmp_path / "short").write_text("abc")
+    assert_one_line_error(run_cli("serve", tiny_bundle, "--token", tmp_path / "short", cwd=tmp_path), 2, "16 to 4096")
+    assert_one_line_error(run_cli("serve", tiny_bundle, "--token", tmp_path / "none", cwd=tmp_path), 2, "cannot read it")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         proc = run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path)
         assert_one_line_error(proc, 2, f"127.0.0.1:{port}")
-        assert "no authentication" not in proc.stderr  # 127.0.0.1: no warning
+        assert "without --token" not in proc.stderr  # 127.0.0.1: no warning
 
 
 def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):
