@@ -34,13 +34,14 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import BackendUnavailable, InrganError, UsageError
+from ..runtime.base import RenderCancelled
 from ..grid import Window, parse_size
 from ..latents import MAX_SEED, latent_from_seed, npy_header_of
 from ..safejson import json_depth
@@ -74,6 +75,8 @@ class RenderItem:
     size: tuple[int, int]
     window: Window
     fmt: str
+    #: set when the request timed out (504): its render stops at the next piece
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def theta_key(self) -> bytes:
         """θ depends on the latent and ψ only (no ψ is ψ = 1, the hypernetwork's neutral value)."""
@@ -235,6 +238,7 @@ class RenderReplica:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.render_batch = serve.batch(max_batch_size=opts.max_batch, batch_wait_timeout_s=opts.batch_wait_s)(self.render_items)
         self.served = 0
+        self.cancelled_renders = 0  # renders stopped because every requester had timed out
         self.started = time.time()
 
     # ---------------------------------------------------------------- HTTP
@@ -266,6 +270,7 @@ class RenderReplica:
             try:
                 result = await asyncio.wait_for(self.render_batch(item), self.opts.timeout_s)
             except asyncio.TimeoutError:
+                item.cancel.set()  # its render stops between tiles and frees its memory
                 raise HttpError(504, f"render took longer than this service's limit of {self.opts.timeout_s:g} s (timeout)") from None
             if isinstance(result, Exception):
                 raise result
@@ -311,6 +316,7 @@ class RenderReplica:
             "backend": self.gen.backend,
             "family": self.iface.family,
             "served": self.served,
+            "cancelled": self.cancelled_renders,
             "theta_cache": self.cache.stats(),
             # replicas run the torch-free runtime: the export stack never loads here
             "torch_imported": "torch" in sys.modules,
@@ -341,7 +347,15 @@ class RenderReplica:
                     if plan.pieces > 1:
                         raise HttpError(413, f"size {size[0]}x{size[1]} needs {plan.pieces} tiles to stay within the memory "
                                              f"budget of {self.gen.max_memory} bytes; this service refuses tiled renders (oversize=refuse)")
-                images = self.gen.render_on(np.stack([thetas[keys[i]] for i in rows]), grid)
+                # every requester of this (size, window) gone (504): stop between tiles
+                self.gen.cancelled = lambda rows=rows: all(items[i].cancel.is_set() for i in rows)
+                try:
+                    images = self.gen.render_on(np.stack([thetas[keys[i]] for i in rows]), grid)
+                except RenderCancelled:
+                    self.cancelled_renders += 1
+                    raise
+                finally:
+                    self.gen.cancelled = None
                 for i, image in zip(rows, images):
                     meta = {"theta_cache": "hit" if keys[i] in hits else "miss", "batch": len(items)}
                     results[i] = (encode(image, items[i].fmt, self.iface.display), meta)

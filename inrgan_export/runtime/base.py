@@ -16,11 +16,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from ..errors import BundleError, InputValueError, ShapeError, UnsupportedOption, UsageError
+from ..errors import BundleError, InputValueError, InrganError, ShapeError, UnsupportedOption, UsageError
 from ..manifest import Interface  # noqa: F401  (part of the runtime API)
 from ..grid import GridInputs, Tile, Window, check_size
 
@@ -63,6 +63,10 @@ class RenderPlan:
         return len(self.tiles)
 
 
+class RenderCancelled(InrganError):
+    """A render stopped between pieces because :attr:`Generator.cancelled` said so."""
+
+
 class Generator(ABC):
     """A generator behind one backend. Use as a context manager (or call activate())."""
 
@@ -72,6 +76,9 @@ class Generator(ABC):
     #: are split into batch chunks and tiles within it
     batch_bound: int | None = None
     piece_bounds: tuple[tuple[int, int], ...] | None = None
+    #: asked between the pieces (tiles, batch chunks) of a render: True stops it with
+    #: :class:`RenderCancelled` (a service whose client gave up frees the work at once)
+    cancelled: Callable[[], bool] | None = None
 
     def __init__(self, interface: Interface, max_memory: int | None = None) -> None:
         self.interface = interface
@@ -245,6 +252,8 @@ class Generator(ABC):
             part = first[start : start + plan.batch_chunk]
             k = part.shape[0]
             for tile in plan.tiles:
+                if self.cancelled is not None and self.cancelled():
+                    raise RenderCancelled(f"render of {h}x{w} cancelled after {start} of {n} images (its requester gave up)")
                 if tile is None:
                     out[start : start + k] = self._timed(impl, part, grid.for_batch(k, start))
                 else:

@@ -110,14 +110,14 @@ def budget_64(tiny_bundle) -> int:
 def service(ray_cluster, tiny_bundle, budget_64):
     """Three applications behind one proxy: ``/`` (two replicas, small body and pixel limits),
     ``/strict`` (one replica taking one request at a time with a queue of one, tiled renders
-    refused) and ``/slow`` (a time limit no render meets)."""
+    refused) and ``/slow`` (a time limit of 1 s, tiles of 64x64, a bearer token)."""
     port = free_port()
     common = dict(bundle=Path(tiny_bundle).resolve(), port=port, replica_cpus=0.25, batch_wait_s=0.05)
     apps = {
         "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256, debug=True)),  # --debug: PIDs
         "strict": ("/strict", ServeOptions(**{**common, "batch_wait_s": 0.3}, max_concurrent=1, max_queued=1,
                                            oversize="refuse", max_memory=budget_64)),
-        "slow": ("/slow", ServeOptions(**common, timeout_s=0.001, token=TOKEN)),  # and a bearer token
+        "slow": ("/slow", ServeOptions(**common, timeout_s=1.0, max_memory=budget_64, token=TOKEN)),  # and a bearer token
     }
     urls = {}
     try:
@@ -288,11 +288,20 @@ def test_limits_of_the_strict_and_slow_services(service, budget_64):
     assert len(codes) == 12 and set(codes) <= {200, 429}, codes
     assert codes.count(200) >= 1 and codes.count(429) >= 1, codes
     assert http(f"{strict}/render?seed=1&size=16x16")[0] == 200  # and it serves on
-    # a time limit no render meets: 504 with the limit named; health still answers
+    # past the time limit (4096x4096 in 4096 tiles of 64x64): 504 with the limit named; health
+    # still answers; the render stops at its next tile (before: it rendered on, and a small
+    # request right after waited behind it and got 504 too)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    status, head, body = http(f"{slow}/render?seed=1&size=16x16", headers=auth)
-    assert status == 504 and "longer than this service's limit of 0.001 s" in one_line(body)
+    status, head, body = http(f"{slow}/render?seed=1&size=4096x4096&format=npy", headers=auth)
+    assert status == 504 and "longer than this service's limit of 1 s" in one_line(body)
     assert http(f"{slow}/healthz")[0] == 200  # health needs no token (it names no path or process)
+    deadline = time.monotonic() + 30
+    while json.loads(http(f"{slow}/healthz")[2])["cancelled"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert json.loads(http(f"{slow}/healthz")[2])["cancelled"] == 1
+    t = time.monotonic()
+    assert http(f"{slow}/render?seed=1&size=16x16", headers=auth)[0] == 200
+    assert time.monotonic() - t < 30
     # the token: without it, or with another one, 401 before any work (serve --token)
     for headers in ({}, {"Authorization": "Bearer " + "x" * len(TOKEN)}, {"Authorization": TOKEN}):
         status, head, body = http(f"{slow}/render?seed=1&size=16x16", headers=headers)
