@@ -633,7 +633,8 @@ def _bad_latents(tmp_path: Path, z_dim: int) -> dict[str, Path]:
     np.save(tmp_path / "nan.npy", nan)
     np.save(tmp_path / "ints.npy", np.ones((1, z_dim), dtype=np.int32))
     (tmp_path / "text.npy").write_text("not numpy")
-    return {k: tmp_path / f"{k}.npy" for k in ("wide", "nan", "ints", "text")}
+    np.save(tmp_path / "many.npy", np.zeros((4097, z_dim), dtype=np.float32))
+    return {k: tmp_path / f"{k}.npy" for k in ("wide", "nan", "ints", "text", "many")}
 
 
 BAD_ARGUMENTS = {
@@ -652,6 +653,7 @@ BAD_ARGUMENTS = {
     "latent dtype": (["--latent", "{ints}"], 2, "dtype <i4; expected float32"),
     "latent not npy": (["--latent", "{text}"], 2, "is not a plain .npy array"),
     "latent missing": (["--latent", "{tmp}/missing.npy"], 2, "does not exist"),
+    "latent rows": (["--latent", "{many}"], 2, "has 4097 rows; render takes at most 4096 latents per run (as --seed)"),
     "output suffix": (["-o", "{tmp}/out.jpg"], 2, "must end in .png or .npy"),
     "output directory": (["-o", "{tmp}/no/such/dir/out.png"], 2, "does not exist"),
     "unknown backend": (["--backend", "tflite"], 2, "unknown backend 'tflite'; valid: openvino, tensorrt, onnxruntime"),
