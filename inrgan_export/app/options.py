@@ -2,7 +2,7 @@
 there; the pipeline never rewrites them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
@@ -99,6 +99,8 @@ class RenderManyOptions:
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
     max_memory: int | None = None
+    #: another render-many holding the output folder: wait for it (True) or refuse (False)
+    wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,3 +140,7 @@ class ServeOptions:
     max_queued: int = 64
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
+    #: --debug: /healthz shows each replica's process id
+    debug: bool = False
+    #: a bearer token that /render and /info require (None: none, for 127.0.0.1)
+    token: str | None = field(default=None, repr=False)

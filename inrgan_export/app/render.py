@@ -13,7 +13,7 @@ from ..core.bundle import Bundle, is_bundle
 from ..core.errors import BundleError, InputValueError, UsageError
 from ..core.grid import Window, check_size
 from ..core.imageio import png_bound
-from ..core.latents import latents_from_seeds, load_latents
+from ..core.latents import MAX_SEEDS, latents_from_seeds, load_latents
 from ..core.log import human_bytes, info, step
 from .options import RenderOptions
 from ..backends import open_bundle
@@ -166,7 +166,7 @@ def render(opts: RenderOptions) -> list[Path]:
             raise BundleError(f"{opts.source}: its latent bank has width {z.shape[1]}, the generator takes {iface.z_dim}")
         labels = [f"bank{r:04d}" for r in rows]
     elif opts.latent is not None:
-        z = load_latents(opts.latent, iface.z_dim)
+        z = load_latents(opts.latent, iface.z_dim, max_rows=MAX_SEEDS)
         labels = [f"{i:04d}" for i in range(z.shape[0])]
     else:
         seeds = list(opts.seeds or (0,))
@@ -189,11 +189,12 @@ def render(opts: RenderOptions) -> list[Path]:
     extra = truncation_inputs(iface, opts.truncation, z.shape[0])
     how = " (streamed to disk tile by tile)" if plan.streamed else ""
     with gen, step(f"rendering {len(labels)} image(s) at {size[0]}x{size[1]} with {gen.backend}{how}"):
-        theta = gen.hypernet(z, *extra)
-        if plan.streamed:
-            paths = render_streamed(gen, theta, size, opts, labels, paths, kind, text)
+        if plan.streamed:  # θ streamed too: one latent's θ at a time, never all of them
+            def theta_of(i: int) -> np.ndarray:
+                return gen.hypernet(z[i : i + 1], *[e[i : i + 1] for e in extra])
+            paths = render_streamed(gen, theta_of, size, opts, labels, paths, kind, text)
         else:
-            images = gen.render(theta, size, opts.window)
+            images = gen.render(gen.hypernet(z, *extra), size, opts.window)
             paths = write_images(opts.out, images, labels, iface.display, opts.force, opts.allow_nonfinite, text)
     if gen.last_plan is not None and gen.last_plan.pieces > 1:
         info(f"  rendered in {gen.last_plan.pieces} tiles to stay within the memory budget")
@@ -217,7 +218,7 @@ def run_metadata(gen: Generator) -> dict[str, str] | None:
     return {"inrgan-export:run": json.dumps(run, sort_keys=True)}
 
 
-def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], opts: RenderOptions,
+def render_streamed(gen: Generator, theta_of, size: tuple[int, int], opts: RenderOptions,
                     labels: list[str], paths: list[Path], kind: str, text: dict[str, str] | None = None) -> list[Path]:
     """Tiles go straight into memory-mapped files: the ``.npy`` output itself, or one image's
     float32 scratch map that is then encoded to PNG band by band. All outputs are published
@@ -235,7 +236,7 @@ def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], op
             pairs.append((tmp, paths[0]))
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(labels), 3, h, w))
             for i in range(len(labels)):
-                gen.render_on(theta[i : i + 1], grid, out=out[i : i + 1])
+                gen.render_on(theta_of(i), grid, out=out[i : i + 1])
                 if not opts.allow_nonfinite:
                     check_finite(out[i : i + 1], labels, first_index=i)
             out.flush()
@@ -244,7 +245,7 @@ def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], op
             scratch_path = temp_path(paths[0].with_suffix(".raw"))
             scratch = np.memmap(scratch_path, dtype=np.float32, mode="w+", shape=(1, 3, h, w))
             for i, path in enumerate(paths):
-                gen.render_on(theta[i : i + 1], grid, out=scratch)
+                gen.render_on(theta_of(i), grid, out=scratch)
                 if not opts.allow_nonfinite:
                     check_finite(scratch, labels, first_index=i)
                 tmp = temp_path(path)

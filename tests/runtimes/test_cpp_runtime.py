@@ -648,6 +648,16 @@ BAD_BUNDLES = {
                               "field 'interface.grid.coordinates.kind' is \"polar\"; this runtime knows: y-up"),
     "path outside": (lambda p: _edit_manifest(p, lambda m: m["files"].update({"../secret": {"sha256": "0"}})), "leaves the bundle directory"),
     "not json": (lambda p: (p / "manifest.json").write_text("{not json"), "is not valid JSON"),
+    # numbers that size work, past the hard limits (issue 30: 10^8 blocks was std::bad_alloc, exit 1)
+    "num_blocks lie": (lambda p: _edit_manifest(p, lambda m: m["interface"]["grid"]["size_rule"].update(num_blocks=10**8)),
+                       "field 'interface.grid.size_rule.num_blocks' must be an integer from 1 to 16 (found 100000000)"),
+    "z_dim lie": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(z_dim=2**31 - 1)),
+                  "field 'interface.z_dim' must be an integer from 1 to 65536"),
+    # numbers that disagree with the graph (before: exit 1, OpenVINO's/ONNX Runtime's multi-line text)
+    "z_dim vs graph": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(z_dim=8)),
+                       "graph 'hypernet' does not match fields 'interface.z_dim' (8) and 'interface.theta_dim'"),
+    "theta_dim vs graph": (lambda p: _edit_manifest(p, lambda m: m["interface"].update(theta_dim=7)),
+                           "graph 'hypernet' does not match fields 'interface.z_dim' (16) and 'interface.theta_dim' (7)"),
     "no manifest": (lambda p: (p / "manifest.json").unlink(), "has no manifest.json"),
 }
 
@@ -674,7 +684,8 @@ def _bad_latents(tmp_path: Path, z_dim: int) -> dict[str, Path]:
     np.save(tmp_path / "nan.npy", nan)
     np.save(tmp_path / "ints.npy", np.ones((1, z_dim), dtype=np.int32))
     (tmp_path / "text.npy").write_text("not numpy")
-    return {k: tmp_path / f"{k}.npy" for k in ("wide", "nan", "ints", "text")}
+    np.save(tmp_path / "many.npy", np.zeros((4097, z_dim), dtype=np.float32))
+    return {k: tmp_path / f"{k}.npy" for k in ("wide", "nan", "ints", "text", "many")}
 
 
 BAD_ARGUMENTS = {
@@ -693,6 +704,7 @@ BAD_ARGUMENTS = {
     "latent dtype": (["--latent", "{ints}"], 2, "dtype <i4; expected float32"),
     "latent not npy": (["--latent", "{text}"], 2, "is not a plain .npy array"),
     "latent missing": (["--latent", "{tmp}/missing.npy"], 2, "does not exist"),
+    "latent rows": (["--latent", "{many}"], 2, "has 4097 rows; render takes at most 4096 latents per run (as --seed)"),
     "output suffix": (["-o", "{tmp}/out.jpg"], 2, "must end in .png or .npy"),
     "output directory": (["-o", "{tmp}/no/such/dir/out.png"], 2, "does not exist"),
     "unknown backend": (["--backend", "tflite"], 2, "unknown backend 'tflite'; valid: openvino, tensorrt, onnxruntime"),

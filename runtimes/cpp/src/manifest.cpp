@@ -20,6 +20,10 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string> kKnownSizeRules = {"halving", "paper-exp"};
+// hard limits on the numbers that size work: the Python reader's manifest.LIMITS and
+// executorch_backend.MAX_BOUND_* (far above any real generator)
+constexpr long long kMaxBlocks = 16, kMaxBlockSide = 1 << 15, kMaxZDim = 1 << 16, kMaxThetaDim = 1 << 28;
+constexpr long long kMaxBytesPerPixel = 1 << 30, kMaxBoundBatch = 4096;
 const std::set<std::string> kKnownCoordKinds = {"y-up"};
 const std::set<std::string> kInferencePrecisions = {"f32", "bf16", "f16"};
 // bundle precision -> OpenVINO inference precision hint (int8 bundles carry FakeQuantize; the
@@ -60,10 +64,17 @@ class Fields {
     if (!v.is_string()) fail(path, "must be a string (found " + v.dump() + ")");
     return v.get<std::string>();
   }
-  int integer(const std::string& path, int min_value) const { return integer_of(at(path), path, min_value); }
-  int integer_of(const json& v, const std::string& path, int min_value) const {
-    if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > INT32_MAX)
-      fail(path, "must be an integer >= " + std::to_string(min_value) + " (found " + v.dump() + ")");
+  int integer(const std::string& path, int min_value, long long max_value = INT32_MAX) const {
+    return integer_of(at(path), path, min_value, max_value);
+  }
+  // max_value: the hard limits of numbers that size work (as the Python reader's
+  // manifest.LIMITS): a larger one is a damaged or hostile manifest, refused before anything
+  // is allocated from it
+  int integer_of(const json& v, const std::string& path, int min_value, long long max_value = INT32_MAX) const {
+    if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > max_value)
+      fail(path, max_value == INT32_MAX ? "must be an integer >= " + std::to_string(min_value) + " (found " + v.dump() + ")"
+                                        : "must be an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value) +
+                                              " (found " + v.dump() + ")");
     return v.get<int>();
   }
   double number_of(const json& v, const std::string& path) const {
@@ -224,8 +235,8 @@ GridLayout read_layout(const Fields& f) {
   const std::string kind = f.str(rule + ".kind");
   if (!kKnownSizeRules.count(kind))
     f.fail(rule + ".kind", "is '" + kind + "'; this runtime knows: " + joined(kKnownSizeRules));
-  const int num_blocks = f.integer(rule + ".num_blocks", 1);
-  const int native = f.integer(rule + ".native", 1);  // both rules record it; "halving" needs no more
+  const int num_blocks = f.integer(rule + ".num_blocks", 1, kMaxBlocks);
+  const int native = f.integer(rule + ".native", 1, kMaxBlockSide);  // both rules record it; "halving" needs no more
   if (kind == "paper-exp") {
     const int upsample = f.integer(rule + ".upsample_block_idx", 0);
     layout.size_rule = std::make_shared<PaperExpSizeRule>(native, num_blocks, upsample);
@@ -433,8 +444,8 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   m.dir = dir_text;
   m.family = f.str("family");  // recorded, never branched on: the interface says how to render
 
-  m.z_dim = f.integer("interface.z_dim", 1);
-  m.theta_dim = f.integer("interface.theta_dim", 1);
+  m.z_dim = f.integer("interface.z_dim", 1, kMaxZDim);
+  m.theta_dim = f.integer("interface.theta_dim", 1, kMaxThetaDim);
   const auto& native = f.array("interface.native_size", 2);
   m.native_size = {f.integer_of(native[0], "interface.native_size", 1), f.integer_of(native[1], "interface.native_size", 1)};
   read_hypernet_inputs(f, m);
@@ -443,7 +454,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   m.layout = read_layout(f);
 
   const auto& bpp = f.array("interface.memory.bytes_per_pixel", static_cast<std::size_t>(m.layout.num_blocks()));
-  for (const auto& v : bpp) m.bytes_per_pixel.push_back(f.integer_of(v, "interface.memory.bytes_per_pixel", 0));
+  for (const auto& v : bpp) m.bytes_per_pixel.push_back(f.integer_of(v, "interface.memory.bytes_per_pixel", 0, kMaxBytesPerPixel));
 
   if (f.has("interface.display")) {
     const std::string d = "interface.display";
@@ -509,12 +520,12 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   }
 
   if (f.has("executorch")) {
-    m.executorch_batch = f.integer("executorch.bound.max_batch", 1);
+    m.executorch_batch = f.integer("executorch.bound.max_batch", 1, kMaxBoundBatch);
     const json& dims = f.at("executorch.bound.dims");
     if (!dims.is_object()) f.fail("executorch.bound.dims", "must be an object of {dim name: largest value}");
     for (int b = 0; b < m.layout.num_blocks(); ++b) {
       const std::string h = "executorch.bound.dims.h" + std::to_string(b), w = "executorch.bound.dims.w" + std::to_string(b);
-      m.executorch_blocks.push_back({f.integer(h, 1), f.integer(w, 1)});
+      m.executorch_blocks.push_back({f.integer(h, 1, kMaxBlockSide), f.integer(w, 1, kMaxBlockSide)});
     }
   }
   m.gates = read_gates(root, parity_paths);

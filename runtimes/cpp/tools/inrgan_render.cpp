@@ -161,6 +161,10 @@ int run(const std::vector<std::string>& argv) {
   } else if (args.latent) {
     int rows = 0;
     z = inrgan::read_latents_npy(*args.latent, generator.z_dim(), &rows);
+    // the --seed limit (as the Python CLI): many latents are render-many's work
+    if (rows > 4096)
+      throw inrgan::UsageError("latent file " + *args.latent + " has " + std::to_string(rows) +
+                               " rows; render takes at most 4096 latents per run (as --seed): split the file, or render large sets with render-many");
     for (int i = 0; i < rows; ++i) labels.push_back(padded(static_cast<unsigned long long>(i)));
   } else {
     for (auto seed : args.seeds) {
