@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 import inrgan_export
-from inrgan_export.latents import latents_from_seeds
+from inrgan_export.core.latents import latents_from_seeds
 
 from ..conftest import cli_command
 from .test_cpp_runtime import CPP, REPO, TOLERANCE, bundle, cpp_build  # noqa: F401
