@@ -197,7 +197,7 @@ def test_an_oversized_input_is_exit_2_not_a_crash(tiny_bundle, tmp_path):
 def test_a_latent_file_has_the_seed_limit_pointing_to_render_many(tiny_bundle, tmp_path):
     """Before: --latent had no cap (100k rows peaked at 2 GB, 300k exhausted memory); now the
     header's row count is refused before the data is read."""
-    from .test_hostile_loaders import run_limited
+    from ..test_hostile_loaders import run_limited
 
     np.save(tmp_path / "rows.npy", np.zeros((100_000, 16), np.float32))
     t = time.monotonic()
