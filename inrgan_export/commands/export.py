@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..app.options import PRECISIONS, TARGETS, ExportOptions
+from ..app.options import CALIB_METHODS, PRECISIONS, TARGETS, ExportOptions
 from ..core.manifest import DEFAULT_INT8_WORST_DB
 from . import args as a
 
@@ -26,7 +26,7 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--max-batch", type=a.positive, default=4, help="TensorRT: largest batch of the profiles (default 4)")
     e.add_argument("--calib-latents", type=a.calib_latents, default=32, metavar="N|FILE.npy",
                    help="INT8: N calibration latents from the prior (default 32), or a .npy [N, z_dim] of your own")
-    e.add_argument("--calib-method", choices=["max", "percentile", "entropy"], default="percentile",
+    e.add_argument("--calib-method", choices=list(CALIB_METHODS), default="percentile",
                    help="INT8: activation range method (ONNX Runtime's calibrators; default percentile 99.999)")
     e.add_argument("--min-psnr", type=a.psnr, default=DEFAULT_INT8_WORST_DB, metavar="DB",
                    help="INT8: worst-case PSNR gate over the 64-latent bank (default 30; the median must reach 35)")
