@@ -3,6 +3,7 @@ subprocess runs of the CLI."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -85,3 +86,53 @@ def test_demo_list_needs_no_torch_and_says_seeded_or_fitted(tmp_path):
     weights = {line.split()[0]: line.split()[5] for line in rows}
     assert weights["demo:photos"] == weights["demo:photos-sg2"] == "fitted"
     assert weights["demo:tiny"] == weights["demo:released-church-bil"] == "seeded"
+
+
+def test_verify_ends_with_its_verdict_and_a_failure_with_fail(tiny_bundle, tmp_path):
+    import json
+    import shutil
+
+    import numpy as np
+
+    from inrgan_export.core.grid import parity_grids
+    from inrgan_export.core.bundle import MANIFEST, write_manifest
+
+    proc = run_cli("verify", tiny_bundle, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    grids = sum(g.golden for g in parity_grids(16))  # without --reference: the grids with golden data
+    assert proc.stderr.splitlines()[-1] == (f"verify: PASS ({grids} grids, {printed['checks']} checks, "
+                                            f"worst {printed['lowest_psnr_db']:.1f} dB)")
+    bad = tmp_path / "bad"  # golden data that disagrees with the graphs (as tests/verify does)
+    shutil.copytree(tiny_bundle, bad)
+    with np.load(bad / "golden.npz") as d:
+        arrays = {k: d[k] for k in d.files}
+    arrays["ref_half"] = arrays["ref_half"] + np.float32(2e-3)
+    np.savez_compressed(bad / "golden.npz", **arrays)
+    manifest = json.loads((bad / MANIFEST).read_text())
+    manifest.pop("files")
+    write_manifest(bad, manifest)
+    proc = run_cli("verify", bad, cwd=tmp_path)
+    assert_one_line_error(proc, 4, "parity gate failed", "half")
+    verdicts = [line for line in proc.stdout.splitlines() if line.startswith("verify: ")]
+    assert len(verdicts) == 1 and re.fullmatch(rf"verify: FAIL \([12] of {printed['checks']} checks failed on {grids} grids, "
+                                               r"worst \d+\.\d dB\)", verdicts[0]), verdicts  # half: split and fused
+
+
+def test_bench_prints_a_summary_and_flags_noisy_figures(tmp_path):
+    import json
+
+    from inrgan_export.commands.bench import summary_lines
+
+    proc = run_cli("bench", "demo:tiny", "--quick", "--sizes", "8,16", "--backends", "onnxruntime", "-o", tmp_path / "b",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("onnxruntime ")]
+    assert [r[3] for r in rows] == ["8x8", "16x16"]
+    assert [float(r[4]) for r in rows] == [float(f"{p['inr_median_ms']:.3g}") for p in results["points"]]
+    point = dict(results["points"][0], inr_median_ms=1.0, inr_iqr_ms=0.09, hypernet_median_ms=2.0, hypernet_iqr_ms=0.21)
+    _, warnings = summary_lines({"points": [point]})
+    assert len(warnings) == 1 and "hypernet: IQR 0.21 ms is 10 % of its median 2 ms" in warnings[0]
+    _, warnings = summary_lines({"points": [dict(point, hypernet_iqr_ms=0.2)]})
+    assert warnings == []

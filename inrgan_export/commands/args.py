@@ -111,6 +111,24 @@ def emit_json(obj: dict) -> None:
     print(json.dumps(obj, indent=2, allow_nan=False, default=str))
 
 
+def verdict(command: str, report) -> str:
+    """The one line a checking command ends with: ``verify: PASS (7 grids, worst 116.0 dB)``."""
+    grids = len({r.grid for r in report.rows})
+    worst = min((r.psnr_db for r in report.rows), default=math.inf)
+    worst_text = f"worst {worst:.1f} dB" if math.isfinite(worst) else "worst inf dB (bit-exact)" if worst > 0 else "worst -inf dB"
+    if report.passed:
+        return f"{command}: PASS ({grids} grids, {len(report.rows)} checks, {worst_text})"
+    failed = sum(not r.passed for r in report.rows)
+    return f"{command}: FAIL ({failed} of {len(report.rows)} checks failed on {grids} grids, {worst_text})"
+
+
+def say_verdict(line: str, json_out: bool) -> None:
+    """A verdict is the command's result: on stdout, or on stderr when stdout holds --json; never quieted."""
+    import sys
+
+    print(line, file=sys.stderr if json_out else sys.stdout, flush=True)
+
+
 def common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-memory", type=memory, default=None, metavar="BYTES",
                    help="activation budget of one INR run; larger renders are tiled (default: 40%% of RAM, at most 4G)")

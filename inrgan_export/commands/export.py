@@ -59,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
     result = pipeline.export_bundle(opts)
     if args.json:
         a.emit_json(result.to_json())
+    show_int8(result.out)
+    a.say_verdict(a.verdict("export", result.report), args.json)
     if result.error is not None:
         raise result.error
     return 0
+
+
+def show_int8(bundle: Path) -> None:
+    """The INT8 gate's figures and the layer plan, which the manifest records, said at the end."""
+    from ..app.inspect_bundle import int8_lines
+    from ..core.bundle import Bundle
+    from ..core.log import info
+
+    int8 = Bundle.open(bundle, verify_checksums=False).manifest.get("int8")
+    if int8:
+        for line in int8_lines(int8.get("int8_layers"), int8.get("gates") or {}, int8.get("float_layers") or []):
+            info(line)
