@@ -4,6 +4,7 @@ runs one command, and maps typed errors to one-line messages and exit codes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import errno
 import os
@@ -12,7 +13,8 @@ from typing import Sequence
 
 from ._version import __version__
 from .commands import COMMANDS
-from .core import signals
+from .commands.args import output_flags
+from .core import log, signals
 from .core.errors import InrganError, UsageError
 from .core.extras import missing_extra
 
@@ -41,10 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Export INR-GAN generators to deployable graphs.")
     p.add_argument("--version", action="version", version=f"inrgan-export {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and exporter logs (anywhere on the line)")
+    output_flags(p)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     p.commands = {}  # type: ignore[attr-defined]
     for name, command in COMMANDS.items():
         p.commands[name] = sub.add_parser(name, help=command.HELP)  # type: ignore[attr-defined]
+        output_flags(p.commands[name])  # type: ignore[attr-defined]
         command.add_arguments(p.commands[name])  # type: ignore[attr-defined]
     return p
 
@@ -80,7 +84,14 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         hint = f"; did you mean {close[0]}?" if close else ""
         where = f"{args.command}: " if getattr(args, "command", None) else ""
         raise UsageError(f"{where}unrecognized arguments: {' '.join(extras)}{hint}")
+    if getattr(args, "quiet", False) and getattr(args, "verbose", False):  # one before the command, one after
+        raise UsageError("argument -v/--verbose: not allowed with argument -q/--quiet (choose one)")
     return args
+
+
+#: commands whose libraries' output is captured unless -v: not the long-running servers, whose
+#: own lines (ready line, Ray's) are printed by the cluster layer
+CAPTURED = frozenset(COMMANDS) - {"serve", "render-many"}
 
 
 #: options whose value may start with '-' (a window left of or above the image)
@@ -114,11 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv  # accepted anywhere on the line
     argv = join_negative_values([a for a in argv if a != "--debug"])
     previous = signals.install()
+    quiet, verbose = log.QUIET, log.VERBOSE
     try:
         argv = normalize_argv(argv)
         args = parse(build_parser(), argv)
         args.debug = debug
-        code = run(args)
+        log.QUIET, log.VERBOSE = getattr(args, "quiet", False), getattr(args, "verbose", False) or debug
+        captured = log.foreign_output_captured(expected=EXPECTED) if args.command in CAPTURED else contextlib.nullcontext()
+        with captured:
+            code = run(args)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return code
     except BrokenPipeError:
@@ -163,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         signals.restore(previous)
+        log.QUIET, log.VERBOSE = quiet, verbose
 
 
 def reader_gone() -> int:
@@ -177,6 +193,10 @@ def reader_gone() -> int:
     finally:
         os.close(devnull)
     return 0
+
+
+#: errors with their own one-line message: the captured library output is not replayed for them
+EXPECTED = (InrganError, OSError, MemoryError, ModuleNotFoundError)
 
 
 #: errno values that mean "this output or input cannot be used here" (bad input: exit 2)

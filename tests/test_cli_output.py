@@ -136,3 +136,34 @@ def test_bench_prints_a_summary_and_flags_noisy_figures(tmp_path):
     assert len(warnings) == 1 and "hypernet: IQR 0.21 ms is 10 % of its median 2 ms" in warnings[0]
     _, warnings = summary_lines({"points": [dict(point, hypernet_iqr_ms=0.2)]})
     assert warnings == []
+
+
+def test_quiet_silences_progress_and_keeps_results(tmp_path):
+    loud = run_cli("render", "demo:tiny", "--seed", "1", "--size", "8", "-o", tmp_path / "a.png", cwd=tmp_path)
+    assert loud.returncode == 0 and "• rendering 1 image(s)" in loud.stderr, loud.stderr
+    quiet = run_cli("render", "demo:tiny", "--seed", "1", "--size", "8", "-o", tmp_path / "b.png", "-q", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    both = run_cli("-q", "render", "demo:tiny", "-v", "-o", tmp_path / "c.png", cwd=tmp_path)
+    assert_one_line_error(both, 2, "-v/--verbose", "-q/--quiet")
+
+
+def test_progress_lines_in_a_log_are_sparse(monkeypatch, capsys):
+    """Off a terminal: at most one progress line per 10 s (before: one per 10 % step)."""
+    from inrgan_export.core import log
+
+    clock = iter(range(0, 1000, 1))  # each update is one second later
+    monkeypatch.setattr(log.time, "monotonic", lambda: float(next(clock)))
+    with log.progress(35, "parity") as bar:
+        for _ in range(35):
+            bar.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["  parity: 10/35", "  parity: 20/35", "  parity: 30/35"]
+
+
+def test_the_python_api_can_be_quiet(tmp_path, capfd):
+    import inrgan_export
+
+    bundle = inrgan_export.export("demo:tiny", target="onnx", out=tmp_path / "b", quiet=True)
+    assert bundle.manifest["parity"]["passed"]
+    assert capfd.readouterr().err == ""

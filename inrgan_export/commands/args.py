@@ -102,6 +102,15 @@ def memory_any(text: str) -> int:
     return parse_bytes(text)
 
 
+def output_flags(p: argparse.ArgumentParser) -> None:
+    """-q/-v, on every command (SUPPRESS: a sub-command's default does not undo a global flag)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress; only results, warnings and errors")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="also show the libraries' own output (PyTorch, ExecuTorch, ONNX Runtime logs and warnings)")
+
+
 def json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one machine-readable result object on stdout (progress stays on stderr)")
@@ -126,7 +135,9 @@ def say_verdict(line: str, json_out: bool) -> None:
     """A verdict is the command's result: on stdout, or on stderr when stdout holds --json; never quieted."""
     import sys
 
-    print(line, file=sys.stderr if json_out else sys.stdout, flush=True)
+    from ..core.log import stream
+
+    print(line, file=stream() if json_out else sys.stdout, flush=True)
 
 
 def common(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from . import args as a
@@ -27,6 +26,7 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.log import stream
     from ..measure.run import BenchOptions, check_options, run_bench
 
     opts_b = BenchOptions(
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for line in table:
         a.say_verdict(line, args.json)
     for line in warnings:
-        print(line, file=sys.stderr, flush=True)
+        print(line, file=stream(), flush=True)
     return 0
 
 

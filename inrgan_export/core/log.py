@@ -1,19 +1,72 @@
 """Progress output on stderr: one line per pipeline step with its time and output size,
-and tqdm bars for loops (shown on terminals)."""
+tqdm bars for loops on terminals and sparse lines in logs. The output policy: ``QUIET``
+(``-q``) silences progress; the libraries' own output (Python warnings and loggers, native
+libraries writing to file descriptor 2) is captured during a command unless ``VERBOSE`` (``-v``)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 QUIET = False
+VERBOSE = False
+#: the terminal's stderr while descriptor 2 is captured (None: not captured, use sys.stderr)
+_stream: IO[str] | None = None
+#: at most one progress line per this many seconds when stderr is not a terminal
+LINE_INTERVAL_S = 10.0
+#: lines of captured library output replayed when a command ends in an unexpected error
+REPLAY_LINES = 40
+
+
+def stream() -> IO[str]:
+    """Where our own progress and messages go: the real stderr, also while foreign output is captured."""
+    return _stream if _stream is not None else sys.stderr
 
 
 def info(msg: str) -> None:
     if not QUIET:
-        print(msg, file=sys.stderr, flush=True)
+        print(msg, file=stream(), flush=True)
+
+
+@contextlib.contextmanager
+def foreign_output_captured(unexpected: tuple[type[BaseException], ...] = (Exception,),
+                            expected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Run a command with descriptor 2 (Python's sys.stderr, the libraries' loggers and warnings,
+    native code such as ExecuTorch's ``[cpuinfo_utils.cpp]`` lines) sent to a temporary file while
+    our own output keeps the terminal. Nothing is captured with ``VERBOSE``. An ``unexpected``
+    error that is not ``expected`` replays the captured tail: it may say what went wrong."""
+    global _stream
+    if VERBOSE or _stream is not None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    capture = tempfile.TemporaryFile()
+    replay = False
+    try:
+        os.dup2(capture.fileno(), 2)
+        _stream = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+        yield
+    except unexpected as e:
+        replay = not isinstance(e, expected)
+        raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if _stream is not None:
+            _stream.close()
+        _stream = None
+        if replay:
+            capture.seek(0)
+            tail = capture.read().decode("utf-8", "backslashreplace").splitlines()[-REPLAY_LINES:]
+            if tail:
+                print("\n".join(["(the libraries' output before the error:)", *tail]), file=sys.stderr, flush=True)
+        capture.close()
 
 
 def human_bytes(n: float) -> str:
@@ -35,16 +88,18 @@ def step(label: str, output: Path | None = None) -> Iterator[None]:
 
 
 class _LineProgress:
-    """Progress for logs (no terminal): a line at every 10 % step."""
+    """Progress for logs (no terminal): a line when :data:`LINE_INTERVAL_S` passed since the
+    last one (a step's own ``done in`` line closes it), so a log gets at most one per 10 s."""
 
     def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.done, self.shown = total, desc, 0, -1
+        self.total, self.desc, self.done = total, desc, 0
+        self.last = time.monotonic()
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        step = int(10 * self.done / max(self.total, 1))
-        if step != self.shown:
-            self.shown = step
+        now = time.monotonic()
+        if now - self.last >= LINE_INTERVAL_S:
+            self.last = now
             info(f"  {self.desc}: {self.done}/{self.total}")
 
     def __enter__(self) -> "_LineProgress":
@@ -60,8 +115,8 @@ def progress(total: int, desc: str):
         from tqdm import tqdm
 
         return tqdm(total=total, disable=True)
-    if sys.stderr.isatty():
+    if stream().isatty():
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="run")
+        return tqdm(total=total, desc=desc, file=stream(), leave=False, unit="run")
     return _LineProgress(total, desc)
