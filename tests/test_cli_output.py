@@ -152,8 +152,9 @@ def test_progress_lines_in_a_log_are_sparse(monkeypatch, capsys):
     """Off a terminal: at most one progress line per 10 s (before: one per 10 % step)."""
     from inrgan_export.core import log
 
-    clock = iter(range(0, 1000, 1))  # each update is one second later
+    clock = iter(range(1, 1000, 1))  # each update is one second later
     monkeypatch.setattr(log.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(log, "_last_line", 0.0)
     with log.progress(35, "parity") as bar:
         for _ in range(35):
             bar.update(1)
@@ -167,3 +168,22 @@ def test_the_python_api_can_be_quiet(tmp_path, capfd):
     bundle = inrgan_export.export("demo:tiny", target="onnx", out=tmp_path / "b", quiet=True)
     assert bundle.manifest["parity"]["passed"]
     assert capfd.readouterr().err == ""
+
+
+def test_a_silent_long_step_says_it_is_still_running(monkeypatch, capsys, tmp_path):
+    """A step with no progress of its own (ExecuTorch's lowering) gets a line per interval, and
+    a step's size sums the files it lists (the .ort step reported the 275 B operator list)."""
+    import time
+
+    from inrgan_export.core import log
+
+    monkeypatch.setattr(log, "LINE_INTERVAL_S", 0.2)
+    (tmp_path / "a.ort").write_bytes(b"x" * 1000)
+    (tmp_path / "b.ort").write_bytes(b"x" * 2000)
+    with log.step("lowering inr.pte (XNNPACK)", lambda: sorted(tmp_path.glob("*.ort"))):
+        time.sleep(0.9)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "• lowering inr.pte (XNNPACK) ..."
+    beats = [line for line in lines if line.startswith("  … lowering inr.pte: still running")]
+    assert 2 <= len(beats) <= 5, lines
+    assert lines[-1].startswith("  done in ") and lines[-1].endswith(", 2 files, 2.9 KB")

@@ -8,9 +8,10 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator, Sequence
 
 QUIET = False
 VERBOSE = False
@@ -30,6 +31,7 @@ def stream() -> IO[str]:
 def info(msg: str) -> None:
     if not QUIET:
         print(msg, file=stream(), flush=True)
+        _said()
 
 
 @contextlib.contextmanager
@@ -77,14 +79,43 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+#: time of the last line :func:`info` wrote (a long step's heartbeat stays quiet after one)
+_last_line = time.monotonic()
+
+
+def _said() -> None:
+    global _last_line
+    _last_line = time.monotonic()
+
+
 @contextlib.contextmanager
-def step(label: str, output: Path | None = None) -> Iterator[None]:
-    """``label ... done in 1.2 s (3.4 MB)``."""
+def step(label: str, output: Path | Callable[[], Sequence[Path]] | None = None) -> Iterator[None]:
+    """``label ... done in 1.2 s (3.4 MB)``; ``output`` is the file written, or a function that
+    lists the files (their sizes are summed). A step that says nothing for :data:`LINE_INTERVAL_S`
+    gets a ``still running`` line (the ExecuTorch lowering runs a minute without a word)."""
     info(f"• {label} ...")
     t = time.perf_counter()
-    yield
-    size = f", {human_bytes(output.stat().st_size)}" if output is not None and output.exists() else ""
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(label, t, stop), daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+    files = ([output] if isinstance(output, Path) else list(output())) if output is not None else []
+    files = [f for f in files if f.exists()]
+    size = ""
+    if files:
+        total = human_bytes(sum(f.stat().st_size for f in files))
+        size = f", {total}" if len(files) == 1 else f", {len(files)} files, {total}"
     info(f"  done in {time.perf_counter() - t:.1f} s{size}")
+
+
+def _heartbeat(label: str, start: float, stop: threading.Event) -> None:
+    while not stop.wait(min(1.0, LINE_INTERVAL_S / 4)):
+        if time.monotonic() - _last_line >= LINE_INTERVAL_S:
+            info(f"  … {label.split(' (')[0]}: still running, {time.perf_counter() - start:.0f} s")
 
 
 class _LineProgress:
@@ -93,13 +124,10 @@ class _LineProgress:
 
     def __init__(self, total: int, desc: str) -> None:
         self.total, self.desc, self.done = total, desc, 0
-        self.last = time.monotonic()
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        now = time.monotonic()
-        if now - self.last >= LINE_INTERVAL_S:
-            self.last = now
+        if time.monotonic() - _last_line >= LINE_INTERVAL_S:  # since any line: a step's heartbeat too
             info(f"  {self.desc}: {self.done}/{self.total}")
 
     def __enter__(self) -> "_LineProgress":
@@ -118,5 +146,10 @@ def progress(total: int, desc: str):
     if stream().isatty():
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, file=stream(), leave=False, unit="run")
+        class _Bar(tqdm):  # a moving bar counts as said: no heartbeat line under it
+            def update(self, n: float | None = 1) -> bool | None:
+                _said()
+                return super().update(n)
+
+        return _Bar(total=total, desc=desc, file=stream(), leave=False, unit="run")
     return _LineProgress(total, desc)
