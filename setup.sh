@@ -16,7 +16,9 @@ fi
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -c constraints.txt "torch==2.13.0"
 "${pip[@]}" install -c constraints.txt ".${extras}"
-# a plain (non-editable) install of this checkout, refreshed on every run
+# a plain (non-editable) install of this checkout, refreshed on every run; setuptools' build/
+# folder is removed first, or modules deleted or moved since the last run would ship again
+rm -rf build inrgan_export.egg-info
 "${pip[@]}" install --no-deps --force-reinstall --no-build-isolation . 2>/dev/null \
   || "${pip[@]}" install --no-deps --force-reinstall .
 .venv/bin/python -c "import torch, inrgan_export; print('inrgan-export', inrgan_export.__version__, 'with torch', torch.__version__)"

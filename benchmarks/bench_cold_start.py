@@ -9,21 +9,21 @@ IQR over the rounds, and the size of each environment's site-packages.
 
 Needs the full environment (.venv, from ./setup.sh) and a bundle the old code can read
 (manifest version 1). Builds the runtime-only venv and the old code's package under --work.
+--this-checkout-only builds nothing and times the active environment's CLI alone (a quick
+check of the script, not a comparison).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 import venv
 from importlib.metadata import version
 from pathlib import Path
+
+from inrgan_export.measure.harness import parser, record, write_json
+from inrgan_export.measure.timing import interleaved_times, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_DEPS = ("numpy", "onnxruntime", "pillow", "tqdm")
@@ -70,64 +70,51 @@ def build(work: Path, old_rev: str) -> dict[str, dict]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def this_checkout() -> dict[str, dict]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return {"full install, this checkout": {"cmd": [sys.executable, "-m", "inrgan_export"], "env": env,
+                                            "site_packages_bytes": dir_bytes(site_packages(Path(sys.prefix)))}}
+
+
+def main() -> int:
+    ap = parser(__doc__)
     ap.add_argument("--bundle", type=Path, required=True)
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--old-rev", default="c554442")
     ap.add_argument("--work", type=Path, default=Path("/tmp/inrgan-cold-start"))
+    ap.add_argument("--this-checkout-only", action="store_true", help="build nothing; time the active environment only")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    variants = build(args.work, args.old_rev)
-    names = list(variants)
-    times: dict[str, list[float]] = {n: [] for n in names}
     args.work = args.work.resolve()
+    args.work.mkdir(parents=True, exist_ok=True)
+    variants = this_checkout() if args.this_checkout_only else build(args.work, args.old_rev)
+    names = list(variants)
     out_dir = args.work / "renders"
     out_dir.mkdir(exist_ok=True)
-    for r in range(args.rounds + 1):  # round 0: warm-up (page cache), not counted
-        order = names[r % len(names):] + names[: r % len(names)]
-        for name in order:
-            v = variants[name]
-            png = out_dir / f"{names.index(name)}.png"
-            png.unlink(missing_ok=True)
-            t = time.perf_counter()
-            # cwd outside the checkout: `python -m` puts the working directory first on sys.path
-            sh([*v["cmd"], "render", args.bundle.resolve(), "--seed", "0", "--size", "64x64", "-o", png],
-               env=v["env"], cwd=args.work)
-            dt = time.perf_counter() - t
-            if r:
-                times[name].append(dt)
-        print(f"round {r}/{args.rounds}" + (" (warm-up)" if r == 0 else ""), file=sys.stderr)
+
+    def render(i: int, v: dict):
+        png = out_dir / f"{i}.png"
+        png.unlink(missing_ok=True)
+        # cwd outside the checkout: `python -m` puts the working directory first on sys.path
+        sh([*v["cmd"], "render", args.bundle.resolve(), "--seed", "0", "--size", "64x64", "-o", png], env=v["env"], cwd=args.work)
+
+    fns = {name: (lambda i=i, v=variants[name]: render(i, v)) for i, name in enumerate(names)}
+    # one warm-up run each (page cache), then every variant once per round in a rotating order
+    times = interleaved_times(fns, rounds=args.rounds, warmup=1, rotate=True)
     same = len({(out_dir / f"{i}.png").read_bytes() for i in range(len(names))}) == 1
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
-    result = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": {"cpu": cpu, "logical_cpus": os.cpu_count(),
-                    "isa_flags": [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16") if f in flags],
-                    "note": "shared machine, other jobs running: compare medians within this run only"},
-        "bundle": str(args.bundle),
-        "rounds": args.rounds,
-        "identical_png_from_every_variant": same,
-        "variants": {},
-    }
-    base = statistics.median(times[names[0]])
+    result = record(bundle=str(args.bundle), rounds=args.rounds, identical_png_from_every_variant=same, variants={})
+    base = spread(times[names[0]])["median"]
     for name in names:
-        ts = sorted(times[name])
-        q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
+        s = spread(times[name])
         result["variants"][name] = {
-            "median_s": round(statistics.median(ts), 3), "q1_s": round(q[0], 3), "q3_s": round(q[2], 3),
-            "min_s": round(ts[0], 3), "max_s": round(ts[-1], 3),
-            "speedup_vs_first": round(base / statistics.median(ts), 2),
+            "median_s": round(s["median"], 3), "q1_s": round(s["q1"], 3), "q3_s": round(s["q3"], 3),
+            "min_s": round(s["min"], 3), "max_s": round(s["max"], 3),
+            "speedup_vs_first": round(base / s["median"], 2),
             "site_packages_MB": round(variants[name]["site_packages_bytes"] / 2**20, 1),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    write_json(result, args.out, echo=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

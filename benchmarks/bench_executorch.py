@@ -13,8 +13,6 @@ first bound is the one timed. Needs the export, openvino and mobile extras.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inrgan_export.measure.harness import int_list, parser, record, write_json
 from inrgan_export.measure.timing import interleaved
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.executorch import import_executorch, lower, planned_bytes
-from inrgan_export.core.environment import machine_info
 from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.onnxruntime_backend import ort_session
 from inrgan_export.backends.trt_profiles import dim_ranges, resolve_range
@@ -34,17 +32,16 @@ from inrgan_export.load.split import split
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--preset", default="church")
-    ap.add_argument("--sizes", default="64,128,256")
-    ap.add_argument("--bounds", default="256,512", help="max render side of the lowered programs; the first is timed")
+    ap.add_argument("--sizes", type=int_list, default=[64, 128, 256])
+    ap.add_argument("--bounds", type=int_list, default=[256, 512], help="max render side of the lowered programs; the first is timed")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    bounds = [int(b) for b in args.bounds.split(",")]
+    sizes, bounds = args.sizes, args.bounds
 
     ckpt = demo_checkpoint(args.preset)
     model = ckpt.build()
@@ -56,8 +53,7 @@ def main() -> int:
     extra = [torch.ones(1)] * (len(spec.hypernet_inputs) - 1)
     with torch.no_grad():
         theta = model.hypernet(z, *extra).numpy()
-    result: dict = {"command": "python " + " ".join(sys.argv), "preset": args.preset, "threads": args.threads,
-                    "rounds": args.rounds, "machine": machine_info(), "bounds": {}, "sizes": {}}
+    result = record(preset=args.preset, threads=args.threads, rounds=args.rounds, bounds={}, sizes={})
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         programs = {}
@@ -117,11 +113,7 @@ def main() -> int:
         result["sizes"][s] = row
         print(f"{args.preset} {s}x{s}: " + ", ".join(f"{p} {row[p]['median_ms']} ms [{row[p]['q1_ms']}, {row[p]['q3_ms']}]"
                                                     for p in ("executorch-xnnpack", "onnxruntime", "openvino-fp32")))
-    text = json.dumps(result, indent=2, default=str)
-    if args.json:
-        args.json.write_text(text + "\n")
-    else:
-        print(text)
+    write_json(result, args.json)
     return 0
 
 

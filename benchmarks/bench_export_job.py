@@ -7,8 +7,9 @@
 
 Runs `/usr/bin/time -v inrgan-export ARGS -o TMPDIR` (the CLI of the active environment) with
 OMP/MKL thread counts set to --threads, prints wall time, peak RSS, bundle size per file and
-the CPU's description, and writes all of it plus GNU time's raw report to --raw. The bundle
-is deleted afterwards unless --keep DIR is given.
+the CPU's description, and writes all of it plus GNU time's raw report to --raw, and the
+figures with the machine description to --json. The bundle is deleted afterwards unless
+--keep DIR is given.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from inrgan_export.core.environment import machine_info
+from inrgan_export.measure.harness import machine_description, machine_line, parser, record, write_json
 
 
 def gnu_time_field(report: str, name: str) -> str:
@@ -41,9 +42,10 @@ def seconds(clock: str) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--raw", type=Path, default=None, help="write the report and GNU time's raw output here")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures and the machine description here")
     ap.add_argument("--keep", type=Path, default=None, help="keep the bundle in this directory")
     ap.add_argument("args", nargs=argparse.REMAINDER, help="-- then the export's arguments (without -o)")
     ns = ap.parse_args()
@@ -65,11 +67,10 @@ def main() -> int:
     finally:
         if ns.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
-    mi = machine_info()
+    mi = machine_description()
     lines = [
         f"# command: {' '.join(cmd[2:-2])} -o BUNDLE (under /usr/bin/time -v; OMP/MKL threads {ns.threads})",
-        f"# cpu: {mi.get('cpu_model')}; isa flags: {' '.join(mi.get('isa_flags') or [])}; cores: {os.cpu_count()}",
-        "# machine shared with other users: figures are noisy",
+        f"# {machine_line(mi)}",
         f"exit status: {proc.returncode}",
         f"wall time: {wall:.1f} s",
         f"CPU time (user + sys): {cpu:.1f} s (on an idle machine with {ns.threads} cores, wall ≈ CPU / {ns.threads} at best)",
@@ -83,6 +84,9 @@ def main() -> int:
     if ns.raw is not None:
         ns.raw.parent.mkdir(parents=True, exist_ok=True)
         ns.raw.write_text(text + "\n## stdout\n" + proc.stdout + "\n## stderr (the export's log, then GNU time)\n" + report)
+    if ns.json is not None:
+        write_json({**record(export_args=args, threads=ns.threads, exit_status=proc.returncode, wall_s=round(wall, 2),
+                             cpu_s=round(cpu, 2), peak_rss_bytes=rss_kb * 1024, bundle_bytes=files), "machine": mi}, ns.json)
     return proc.returncode
 
 

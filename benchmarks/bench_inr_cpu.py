@@ -29,7 +29,6 @@ Prints median time, IQR, GFLOP/s (2 x analytic MACs / median) and % of the sgemm
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -38,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrgan_export.core.environment import machine_info
-from inrgan_export.measure.timing import interleaved, sgemm_paths
+from inrgan_export.measure.harness import machine_line, parser, record, write_json
+from inrgan_export.measure.timing import interleaved, interleaved_times, ratio_spread, sgemm_paths, summarize
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.base import Generator
@@ -49,7 +48,7 @@ from inrgan_export.load.split import split
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--preset", default="church")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch", type=int, default=1)
@@ -126,14 +125,12 @@ def main() -> int:
     if "openvino bf16" in timings and "openvino fp32" in timings:
         print(f"OpenVINO bf16 / fp32 speed-up: {timings['openvino fp32'].median_s / timings['openvino bf16'].median_s:.2f}x")
     if args.json:
-        record = {
-            "preset": args.preset, "size": list(size), "batch": args.batch, "threads": args.threads, "inr_macs": macs,
-            "peak_gflops": peak, "max_abs_onnxruntime_vs_torch": max_abs, "max_abs_vs_torch": max_abs_ov,
-            "int8_bundle": str(args.int8_bundle) if args.int8_bundle else None,
-            "paths": {n: {**timings[n].to_json(), "gflops": gflops[n], "percent_of_peak": 100 * gflops[n] / peak} for n in timings},
-            "machine": machine_info(),
-        }
-        args.json.write_text(json.dumps(record, indent=2))
+        write_json(record(
+            preset=args.preset, size=list(size), batch=args.batch, threads=args.threads, rounds=args.rounds, inr_macs=macs,
+            peak_gflops=peak, max_abs_onnxruntime_vs_torch=max_abs, max_abs_vs_torch=max_abs_ov,
+            int8_bundle=str(args.int8_bundle) if args.int8_bundle else None,
+            paths={n: {**timings[n].to_json(), "gflops": gflops[n], "percent_of_peak": 100 * gflops[n] / peak} for n in timings},
+        ), args.json)
     return 0
 
 
@@ -141,7 +138,6 @@ def main_sizes(args, sizes: list[int]) -> int:
     """Every path at every size in each round; ratios per round; PSNR per path and size."""
     import onnxruntime as ort
 
-    from inrgan_export.measure.timing import interleaved_times, ratio_spread, summarize
     from inrgan_export.core.imageio import psnr
 
     torch.set_num_threads(args.threads)
@@ -152,10 +148,8 @@ def main_sizes(args, sizes: list[int]) -> int:
     z = torch.from_numpy(np.random.RandomState(0).randn(args.batch, model.z_dim).astype(np.float32))
     with torch.no_grad():
         theta = model.hypernet(z)
-    mi = machine_info()
     print(f"# {args.preset} INR, sizes {sizes}, batch {args.batch}, {args.threads} threads, {args.rounds} rounds after 1 "
-          f"warm-up, sizes interleaved within each round; cpu: {mi.get('cpu_model')}; isa flags: "
-          f"{' '.join(mi.get('isa_flags') or [])}; machine shared with other users (noisy)", file=sys.stderr)
+          f"warm-up, sizes interleaved within each round; {machine_line()}", file=sys.stderr)
     fns: dict = {}
     quality: dict = {}
     macs: dict = {}
@@ -218,12 +212,11 @@ def main_sizes(args, sizes: list[int]) -> int:
                 print(f"speed-up {fast} over {slow} at {size}x{size}: {med:.2f}x (per-round IQR {q1:.2f}..{q3:.2f}); "
                       f"{fast} worst PSNR {quality[a]['worst_psnr_db']:.1f} dB")
     if args.json:
-        args.json.write_text(json.dumps({
-            "preset": args.preset, "sizes": sizes, "batch": args.batch, "threads": args.threads, "rounds": args.rounds,
-            "int8_bundle": str(args.int8_bundle) if args.int8_bundle else None, "peak_gflops_median": peak,
-            "paths": rows, "speedups": ratios, "raw_seconds": times, "machine": mi,
-            "command": " ".join(sys.argv),
-        }, indent=2))
+        write_json(record(
+            preset=args.preset, sizes=sizes, batch=args.batch, threads=args.threads, rounds=args.rounds,
+            int8_bundle=str(args.int8_bundle) if args.int8_bundle else None, peak_gflops_median=peak,
+            paths=rows, speedups=ratios, raw_seconds=times,
+        ), args.json)
     return 0
 
 

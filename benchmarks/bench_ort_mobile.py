@@ -19,16 +19,15 @@ batch 1, ``--threads`` CPU threads, median and IQR.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from inrgan_export.measure.harness import int_list, parser, record, write_json
 from inrgan_export.measure.timing import interleaved
 from inrgan_export.core.bundle import Bundle
-from inrgan_export.core.environment import machine_info
 from inrgan_export.core.imageio import psnr
 from inrgan_export.core.latents import latents_from_seeds
 from inrgan_export.backends.onnxruntime_backend import OnnxRuntimeGenerator
@@ -100,29 +99,20 @@ def bench_pair(name: str, fp32_dir: Path, int8_dir: Path | None, sizes: list[int
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--pair", action="append", required=True, help="NAME:FP32_BUNDLE[:INT8_BUNDLE]")
-    ap.add_argument("--sizes", default="64,128,256")
+    ap.add_argument("--sizes", type=int_list, default=[64, 128, 256])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    import onnxruntime
-    import openvino
-
-    out = {"command": " ".join(sys.argv), "machine": machine_info(), "threads": args.threads, "rounds": args.rounds,
-           "versions": {"onnxruntime": onnxruntime.__version__, "openvino": openvino.__version__},
-           "note": "shared 2-core machine with other jobs running: absolute times are noisy, ratios are from alternating rounds",
-           "presets": []}
+    sizes = args.sizes
+    out = record(threads=args.threads, rounds=args.rounds, presets=[],
+                 note="absolute times are noisy on a shared machine; ratios are from alternating rounds")
     for spec in args.pair:
         name, fp32, *rest = spec.split(":")
         out["presets"].append(bench_pair(name, Path(fp32), Path(rest[0]) if rest else None, sizes, args.threads, args.rounds))
-    text = json.dumps(out, indent=2)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
+    write_json(out, args.json, echo=True)
     return 0
 
 

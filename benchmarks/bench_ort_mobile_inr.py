@@ -10,7 +10,6 @@ PyTorch hypernetwork. No INT8 (that needs the calibrated export).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -19,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inrgan_export.measure.harness import int_list, parser, record, write_json
 from inrgan_export.measure.timing import interleaved
 from inrgan_export.load.sources import demo_checkpoint
 from inrgan_export.compile.ort_mobile import convert_to_ort
-from inrgan_export.core.environment import machine_info
 from inrgan_export.core.latents import latents_from_seeds
 from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.backends.onnxruntime_backend import ort_session
@@ -30,14 +29,13 @@ from inrgan_export.load.split import split
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--preset", default="released-church")
-    ap.add_argument("--sizes", default="64,128,256")
+    ap.add_argument("--sizes", type=int_list, default=[64, 128, 256])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    import onnxruntime
     import openvino as ov
 
     torch.set_num_threads(args.threads)
@@ -48,10 +46,8 @@ def main() -> int:
     extra = [torch.ones(1)] if len(spec.hypernet_inputs) > 1 else []  # sg2: truncation_psi = 1
     with torch.no_grad():
         theta = model.hypernet(torch.from_numpy(latents_from_seeds([1000], model.z_dim)), *extra).numpy()
-    out = {"command": " ".join(sys.argv), "preset": args.preset, "machine": machine_info(), "threads": args.threads,
-           "rounds": args.rounds, "versions": {"onnxruntime": onnxruntime.__version__, "openvino": ov.__version__},
-           "note": "shared 2-core machine with other jobs running: absolute times are noisy, ratios are from alternating rounds",
-           "sizes": []}
+    out = record(preset=args.preset, threads=args.threads, rounds=args.rounds, sizes=[],
+                 note="absolute times are noisy on a shared machine; ratios are from alternating rounds")
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "inr.onnx"
         export_graph(inr, model, spec, onnx_path)
@@ -63,7 +59,7 @@ def main() -> int:
         compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
         request = compiled.create_infer_request()
         theta_name = spec.theta_name
-        for s in [int(v) for v in args.sizes.split(",")]:
+        for s in args.sizes:
             grid = model.layout.build((s, s), None, batch=1).for_batch(1)
             feeds = {theta_name: theta, **{n: grid[n] for n in inr.input_names if n != theta_name}}
             fns = {k: (lambda sess=sess: sess.run(None, feeds)) for k, sess in sessions.items()}
@@ -75,10 +71,7 @@ def main() -> int:
                    "ort_vs_onnx_max_abs": float(np.abs(a - b).max())}
             out["sizes"].append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    text = json.dumps(out, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    write_json(out, args.json, echo=True)
     return 0
 
 

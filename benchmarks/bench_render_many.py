@@ -24,22 +24,16 @@ driver's ceiling; the measured 1 -> 2 worker efficiency says how far linear is f
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def quartiles(values: list[float]) -> dict:
-    v = sorted(values)
-    q = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0]] * 3
-    return {"median": statistics.median(v), "q1": q[0], "q3": q[2], "min": v[0], "max": v[-1], "values": v}
+from inrgan_export.measure.harness import int_list, parser, record, write_json
+from inrgan_export.measure.timing import spread
 
 
 def export_bundle(preset: str, where: Path) -> Path:
@@ -100,29 +94,26 @@ def driver_ceiling(out: Path, repeats: int = 3) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--preset", default="church")
     ap.add_argument("--bundle", type=Path, default=None, help="an exported bundle (default: export demo:PRESET once)")
-    ap.add_argument("--sizes", default="64,256")
-    ap.add_argument("--count", default="16,2", help="N: seeds of the smaller of each Ray pair (2N in the other, N in the loops)")
-    ap.add_argument("--batch", default="4,1", help="seeds per worker batch, one per size")
+    ap.add_argument("--sizes", type=int_list, default=[64, 256])
+    ap.add_argument("--count", type=int_list, default=[16, 2],
+                    help="N: seeds of the smaller of each Ray pair (2N in the other, N in the loops)")
+    ap.add_argument("--batch", type=int_list, default=[4, 1], help="seeds per worker batch, one per size")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
     import ray
 
-    from inrgan_export.measure.machine import machine_info
-
     work = Path(tempfile.mkdtemp(prefix="bench_render_many_"))
     bundle = args.bundle or export_bundle(args.preset, work)
     t = time.perf_counter()
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     ray_init_s = time.perf_counter() - t
-    sizes = [int(s) for s in args.sizes.split(",")]
-    counts = [int(c) for c in args.count.split(",")]
-    batches = [int(b) for b in args.batch.split(",")]
-    results: dict = {"bundle": str(bundle), "ray_init_s": ray_init_s, "rounds": args.rounds, "sizes": {}}
+    sizes, counts, batches = args.sizes, args.count, args.batch
+    results = record(bundle=str(bundle), ray_init_s=ray_init_s, rounds=args.rounds, sizes={})
     try:
         for side, count, batch in zip(sizes, counts, batches):
             size = (side, side)
@@ -148,7 +139,7 @@ def main() -> int:
                     runs[method]["marginal"].append(marginal)
                     if first is not None:
                         runs[method]["first_output_s"].append(first)
-            summary = {m: {k: quartiles(v) for k, v in d.items() if v} for m, d in runs.items()}
+            summary = {m: {k: spread(v, keep=True) for k, v in d.items() if v} for m, d in runs.items()}
             w1 = summary["ray-w1"]["marginal"]["median"]
             w2 = summary["ray-w2"]["marginal"]["median"]
             ceiling = driver_ceiling(last_out)
@@ -167,8 +158,6 @@ def main() -> int:
     finally:
         ray.shutdown()
         shutil.rmtree(work / "out_1_64", ignore_errors=True)
-    results["machine"] = machine_info()
-    results["command"] = " ".join([Path(sys.executable).name, *sys.argv])
     for key, d in results["sizes"].items():
         print(f"\n{args.preset} {key}, {d['count']} seeds, batch {d['batch']}: images/s median [min, max] over {args.rounds} rounds")
         for m, v in d["methods"].items():
@@ -180,8 +169,7 @@ def main() -> int:
         print(f"  1 -> 2 workers (marginal): x{d['scaling_1_to_2_workers_marginal']:.2f}; driver ceiling {d['driver_ceiling_images_per_s']:.0f} images/s")
         print("  PROJECTION (not measured): " + ", ".join(f"{k.split('_')[0]} nodes {v:.1f}" for k, v in d["projection_not_measured"].items()))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        write_json(results, args.json)
     return 0
 
 

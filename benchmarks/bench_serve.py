@@ -18,8 +18,6 @@ purpose (a shared 2-CPU machine). Every latency is kept in the JSON.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import socket
@@ -29,6 +27,11 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import numpy as np
+
+from inrgan_export.measure.harness import int_list, parser, record, write_json
+from inrgan_export.measure.timing import spread
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -50,9 +53,9 @@ def free_port() -> int:
 
 
 def summary(latencies: list[float]) -> dict:
-    v = sorted(latencies)
-    q = statistics.quantiles(v, n=100, method="inclusive") if len(v) > 1 else [v[0]] * 99
-    return {"p50": statistics.median(v), "p99": q[98], "q1": q[24], "q3": q[74], "min": v[0], "max": v[-1]}
+    s = spread(latencies)
+    return {"p50": s["median"], "p99": float(np.percentile(latencies, 99)), "q1": s["q1"], "q3": s["q3"],
+            "min": s["min"], "max": s["max"]}
 
 
 def run_point(url: str, seeds: list[int], size: int, clients: int) -> dict:
@@ -87,11 +90,11 @@ def run_point(url: str, seeds: list[int], size: int, clients: int) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("bundle", type=Path)
-    ap.add_argument("--sizes", default="64,256")
-    ap.add_argument("--clients", default="1,4,16")
-    ap.add_argument("--replicas", default="1,2")
+    ap.add_argument("--sizes", type=int_list, default=[64, 256])
+    ap.add_argument("--clients", type=int_list, default=[1, 4, 16])
+    ap.add_argument("--replicas", type=int_list, default=[1, 2])
     ap.add_argument("--min-requests", type=int, default=8)
     ap.add_argument("--max-memory", default="1G", help="activation budget per replica render")
     ap.add_argument("--json", type=Path, required=True)
@@ -100,24 +103,14 @@ def main() -> int:
     import ray
 
     from inrgan_export.cluster.serve import start_service, stop_service
-    from inrgan_export.core.environment import machine_info
     from inrgan_export.app.options import ServeOptions
     from inrgan_export.backends.base import parse_bytes
 
-    sizes = [int(s) for s in args.sizes.split(",")]
-    clients = [int(c) for c in args.clients.split(",")]
-    replica_counts = [int(r) for r in args.replicas.split(",")]
+    sizes, clients, replica_counts = args.sizes, args.clients, args.replicas
     cpus = os.cpu_count() or 1
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
-    result = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine_info(),
-        "cpus": cpus,
-        "note": "shared machine (other engineers' jobs run at the same time): figures are noisy",
-        "loadavg_before": os.getloadavg(),
-        "points": [],
-    }
+    result = record(cpus=cpus, loadavg_before=os.getloadavg(), points=[])
     next_seed = 1000
     try:
         for replicas in replica_counts:
@@ -153,8 +146,7 @@ def main() -> int:
             stop_service(f"bench{replicas}")
     finally:
         result["loadavg_after"] = os.getloadavg()
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1, default=str) + "\n")
+        write_json(result, args.json)
         ray.shutdown()
     return 0
 

@@ -15,18 +15,15 @@ Two measurements on a preset's INR (4 latents, worst per-image PSNR against PyTo
 """
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from inrgan_export.measure.harness import parser, record, write_json
 from inrgan_export.load.sources import demo_checkpoint
-from inrgan_export.core.environment import machine_info
 from inrgan_export.core.imageio import psnr
 from inrgan_export.exporter.onnx_export import export_graph
 from inrgan_export.load.split import split
@@ -108,7 +105,7 @@ def openvino_marked(onnx_path: Path, feeds: dict, kinds: set[str], depth: int, w
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--preset", default="released-church")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--depth", type=int, default=6)
@@ -148,10 +145,9 @@ def main() -> int:
             rows[key] = worst(ref, out, display)
             print(f"{key:<70} worst {rows[key]:6.2f} dB", flush=True)
     if a.out:
-        a.out.write_text(json.dumps({"preset": a.preset, "size": a.size, "latents": 4, "worst_psnr_db": rows,
-                                     "machine": machine_info(), "command": " ".join(sys.argv)}, indent=2))
+        write_json(record(preset=a.preset, size=a.size, latents=4, worst_psnr_db=rows), a.out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

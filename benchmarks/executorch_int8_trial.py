@@ -50,11 +50,9 @@ of the per-call time and of the per-round ratio to FP32 and to the variant's flo
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import io
-import json
 import logging
 import math
 import sys
@@ -68,8 +66,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from inrgan_export.measure.harness import parser, record, write_json
+from inrgan_export.measure.timing import calls_for, interleaved_times
 from inrgan_export.load.sources import demo_checkpoint, open_checkpoint
-from inrgan_export.core.environment import machine_info
 from inrgan_export.core.imageio import psnr
 from inrgan_export.core.latents import latents_from_seeds
 from inrgan_export.core.manifest import DEFAULT_INT8_MEDIAN_DB, DEFAULT_INT8_WORST_DB
@@ -552,24 +551,13 @@ def run_preset(name: str, latents: int, calib_latents: int, rounds: int, threads
         out["variants"][variant] = row
         _log(name, variant, row)
 
-    # latency: every round times each program once, in a rotated order
+    # latency: every round times each program once (``reps`` calls), in a rotated order
     names = list(methods)
     fns = {v: (lambda m=methods[v][0], f=methods[v][1]: m.execute(list(f))) for v in names}
-    reps = {}
-    for v, fn in fns.items():
-        fn()
-        t = time.perf_counter()
-        fn()
-        reps[v] = max(1, int(0.02 / max(time.perf_counter() - t, 1e-6)))
-    times: dict[str, list[float]] = {v: [] for v in names}
-    for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
-        for v in order:
-            fn, n = fns[v], reps[v]
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            times[v].append((time.perf_counter() - t) / n)
+    for fn in fns.values():
+        fn()  # warm-up
+    reps = {v: calls_for(fn, 0.02) for v, fn in fns.items()}
+    times = interleaved_times(fns, rounds=rounds, warmup=0, rotate=True, calls=reps)
     fp32 = np.asarray(times["fp32"])
     for v, ts in times.items():
         ts = np.asarray(ts)
@@ -640,7 +628,7 @@ def _log(name: str, variant: str, row: dict[str, Any]) -> None:
 def main() -> int:
     if len(sys.argv) == 5 and sys.argv[1] == "--run-pte":
         return _child(*sys.argv[2:])
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--presets", default="tiny,sg2-tiny")
     ap.add_argument("--latents", type=int, default=16, help="held-out latents (seeds 0..N-1)")
     ap.add_argument("--calib-latents", type=int, default=32, help="calibration latents (seeds 1000000..)")
@@ -663,9 +651,7 @@ def main() -> int:
     import executorch  # noqa: F401
     from importlib.metadata import version
 
-    result: dict[str, Any] = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": machine_info(),
+    result: dict[str, Any] = record(**{
         "versions": {d: version(d) for d in ("torch", "executorch", "torchao")},
         "executorch_threads": portable_lib._threadpool_get_thread_count(),
         "latents": args.latents, "latent_seeds": f"0..{args.latents - 1}",
@@ -673,18 +659,14 @@ def main() -> int:
         "calibration_seeds": f"{CALIB_SEED_BASE}..{CALIB_SEED_BASE + args.calib_latents - 1}",
         "gate": {"median_db": DEFAULT_INT8_MEDIAN_DB, "worst_db": DEFAULT_INT8_WORST_DB},
         "rounds": args.rounds, "variants": list(variants), "presets": {},
-    }
+    })
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="et-int8-") as tmp:
         for name in args.presets.split(","):
             result["presets"][name] = run_preset(name, args.latents, args.calib_latents, args.rounds, args.threads, Path(tmp),
                                                  variants)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    text = json.dumps(result, indent=2, default=str)
-    if args.json:
-        args.json.write_text(text + "\n")
-    else:
-        print(text)
+    write_json(result, args.json)
     return 0
 
 

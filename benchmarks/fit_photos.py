@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inrgan_export.measure.harness import parser, record, write_json
+
 HERE = Path(__file__).resolve().parent
 PHOTOS = HERE / "data" / "photos"
 PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket")
@@ -187,7 +189,7 @@ def fit(args: argparse.Namespace) -> None:
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
     stem = f"fit_{args.family}"
-    (res / f"{stem}.json").write_text(json.dumps({**summary, "psnr_native": [round(float(x), 3) for x in p], "names": names, "split": split}, indent=1) + "\n")
+    write_json(record(**summary, psnr_native=[round(float(x), 3) for x in p], names=names, split=split), res / f"{stem}.json")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,7 +208,7 @@ def fit(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--family", choices=("paper", "sg2"), required=True)
     ap.add_argument("-o", "--output", required=True, help="the .pt checkpoint to write")
     ap.add_argument("--steps", type=int, default=3000)

@@ -11,7 +11,6 @@ read-only tmpfs for "permission denied" as root bypasses file modes) say so when
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from inrgan_export.measure.harness import parser, record, write_json
 
 
 def first_error(stderr: str) -> str:
@@ -133,8 +134,16 @@ def interrupt_export(cat: Catalogue, sig: int, name: str, delay: float) -> tuple
     return proc.returncode, first_error(err), note
 
 
+def cases_of(path: Path | None) -> dict | None:
+    """The rows of an earlier run's JSON (a record with ``cases``, or the older bare mapping)."""
+    if path is None:
+        return None
+    doc = json.loads(path.read_text())
+    return doc["cases"] if "cases" in doc and "machine" in doc else doc
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--cli", default=str(Path(sys.executable).with_name("inrgan-export")),
                     help="the command to run, e.g. .venv/bin/inrgan-export or 'python -m inrgan_export'")
     ap.add_argument("--v1", type=Path, default=None, help="JSON of a run on the first release (an extra column)")
@@ -152,11 +161,9 @@ def main() -> int:
         for mnt in ("full", "ro"):
             umount(work / mnt)
         shutil.rmtree(work, ignore_errors=True)
-    a.json.write_text(json.dumps(cat.rows, indent=1))
+    write_json(record(cases=cat.rows), a.json)
     if a.markdown:
-        before = json.loads(a.before.read_text()) if a.before else {}
-        v1 = json.loads(a.v1.read_text()) if a.v1 else None
-        write_markdown(a.markdown, before, cat.rows, v1)
+        write_markdown(a.markdown, cases_of(a.before) or {}, cat.rows, cases_of(a.v1))
     return 0
 
 

@@ -9,18 +9,17 @@ CPU), INT8 ``.ort`` (ARM) and the same INT8 graph converted here with ``--target
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from inrgan_export.core.environment import machine_info
+from inrgan_export.measure.harness import int_list, parser, record, write_json
+from inrgan_export.measure.timing import interleaved_times, ratio_spread, summarize
 from inrgan_export.core.manifest import Interface
 
 
@@ -33,10 +32,10 @@ def session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("fp32_bundle", type=Path)
     ap.add_argument("int8_bundle", type=Path)
-    ap.add_argument("--sizes", default="64,128")
+    ap.add_argument("--sizes", type=int_list, default=[64, 128])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
@@ -53,28 +52,25 @@ def main() -> int:
                  "int8 .ort (arm)": a.int8_bundle / "inr.ort", "int8 .ort (amd64, converted here)": x86.with_suffix(".ort")}
         sessions = {name: session(p, a.threads) for name, p in paths.items()}
         results = {}
-        for size in [int(s) for s in a.sizes.split(",")]:
+        for size in a.sizes:
             grid = iface.layout.build((size, size), None, batch=1).for_batch(1)
             feeds = {iface.theta_name: theta, **grid}
-            outs = {n: s.run(None, feeds)[0] for n, s in sessions.items()}  # warm-up
-            times = {n: [] for n in sessions}
-            for _ in range(a.rounds):
-                for n, s in sessions.items():
-                    t = time.perf_counter()
-                    s.run(None, feeds)
-                    times[n].append(time.perf_counter() - t)
-            base = float(np.median(times["fp32 .ort (arm)"]))
+            outs = {n: s.run(None, feeds)[0] for n, s in sessions.items()}  # also the warm-up
+            times = interleaved_times({n: (lambda s=s: s.run(None, feeds)) for n, s in sessions.items()},
+                                      rounds=a.rounds, warmup=0)
+            base = "fp32 .ort (arm)"
+            results[size] = {}
             for n, ts in times.items():
-                med, q1, q3 = np.median(ts), np.percentile(ts, 25), np.percentile(ts, 75)
-                print(f"{size}x{size}  {n:<36} {med * 1e3:8.1f} ms  IQR {q1 * 1e3:.1f}..{q3 * 1e3:.1f}  "
-                      f"speed vs fp32 .ort {base / med:.2f}x", flush=True)
+                t = summarize(ts)
+                med, q1, q3 = ratio_spread(times[base], ts)
+                results[size][n] = {**t.to_json(), "speed_vs_fp32_ort": {"median": med, "q1": q1, "q3": q3}}
+                print(f"{size}x{size}  {n:<36} {t.median_s * 1e3:8.1f} ms  IQR {t.q1_s * 1e3:.1f}..{t.q3_s * 1e3:.1f}  "
+                      f"speed vs fp32 .ort {med:.2f}x (per-round IQR {q1:.2f}..{q3:.2f})", flush=True)
             int8_same = float(np.abs(outs["int8 .ort (arm)"] - outs["int8 .onnx (optimised at load)"]).max())
+            results[size]["max_abs_int8_ort_arm_vs_int8_onnx"] = int8_same
             print(f"{size}x{size}  max |int8 .ort (arm) - int8 .onnx| = {int8_same:.2e}")
-            results[size] = {n: {"median_s": float(np.median(ts)), "q1_s": float(np.percentile(ts, 25)),
-                                 "q3_s": float(np.percentile(ts, 75))} for n, ts in times.items()}
     if a.json:
-        a.json.write_text(json.dumps({"sizes": results, "rounds": a.rounds, "threads": a.threads, "machine": machine_info(),
-                                      "command": " ".join(sys.argv)}, indent=2))
+        write_json(record(sizes=results, rounds=a.rounds, threads=a.threads), a.json)
     return 0
 
 

@@ -16,9 +16,6 @@ mapping does. Everything runs on the PyTorch reference (the exported graphs matc
 """
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import sys
 from pathlib import Path
 
@@ -29,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_photos import HIGH, N_TRAIN, NATIVE, crops, psnr  # noqa: E402
 
 from inrgan_export import open_checkpoint  # noqa: E402
+from inrgan_export.measure.harness import parser, record, write_json  # noqa: E402
 from inrgan_export.load.sources import load_source  # noqa: E402
 
 
@@ -57,9 +55,12 @@ def stats(v: np.ndarray) -> dict:
     return {"median": round(float(np.median(v)), 2), "min": round(float(v.min()), 2), "max": round(float(v.max()), 2)}
 
 
-def preset_figures(name: str, low: np.ndarray, high: np.ndarray) -> dict:
+def preset_figures(name: str, low: np.ndarray, high: np.ndarray, per_split: int | None = None) -> dict:
     bank = load_source(name).latent_bank
     z, split = bank["latents"], np.array(bank["split"])
+    if per_split is not None:  # the first latents of each split (a quick run; train latents 0-3 stay first)
+        keep = np.concatenate([np.flatnonzero(split == part)[:per_split] for part in ("train", "heldout")])
+        z, split, low, high = z[keep], split[keep], low[keep], high[keep]
     with open_checkpoint(name) as g:
         theta = g.hypernet(z)
         native = np.concatenate([g.render(theta[i : i + 8], (NATIVE, NATIVE)) for i in range(0, len(z), 8)])
@@ -84,18 +85,22 @@ def preset_figures(name: str, low: np.ndarray, high: np.ndarray) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--latents-per-split", type=int, default=None,
+                    help=f"only the first N training and N held-out bank latents (N >= {len(EDGE_LATENTS)}; default: all)")
     ap.add_argument("-o", "--out", type=Path, required=True)
     ap.add_argument("--skip-church", action="store_true", help="leave out demo:church (its 256² render is the slow part)")
     args = ap.parse_args()
+    if args.latents_per_split is not None and args.latents_per_split < len(EDGE_LATENTS):
+        ap.error(f"--latents-per-split {args.latents_per_split}: at least {len(EDGE_LATENTS)} (the edge-content latents)")
     torch.set_num_threads(args.threads)
     low, high, names = crops()
-    result = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
-              "edge_latents": {i: names[i] for i in EDGE_LATENTS}}
+    result = record(threads=args.threads, latents_per_split=args.latents_per_split,
+                    edge_latents={i: names[i] for i in EDGE_LATENTS})
     for name in ("demo:photos", "demo:photos-sg2"):
         print(f"{name} ...", file=sys.stderr, flush=True)
-        result[name] = preset_figures(name, low, high)
+        result[name] = preset_figures(name, low, high, args.latents_per_split)
     if not args.skip_church:
         print("demo:church at 256x256 ...", file=sys.stderr, flush=True)
         z = np.random.RandomState(3).randn(1, 512).astype(np.float32)
@@ -105,8 +110,7 @@ def main() -> None:
         result["demo:church"] = {"edge_content_256_seed3": round(ref, 3)}
         for name in ("demo:photos", "demo:photos-sg2"):
             result[name]["edge_ratio_vs_church"] = {f"bank{i}": round(result[name][f"edge_content_4x_bank{i}"] / ref, 1) for i in EDGE_LATENTS}
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    write_json(result, args.out, echo=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ of a fitted preset; seeds 0-7 for seeded weights (they were fitted on nothing).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 
 from inrgan_export import open_bundle, open_checkpoint
+from inrgan_export.measure.harness import parser, record, write_json
+from inrgan_export.measure.timing import measure
 from inrgan_export.load.sources import Checkpoint, load_source
 from inrgan_export.core.imageio import psnr
 from inrgan_export.core.latents import latents_from_seeds
@@ -45,7 +46,7 @@ def seeded_twin(name: str, work: Path) -> Path:
 
 def evaluate(src: str, bundle: Path, z: np.ndarray, rounds: int = 5) -> dict:
     """PSNR against the reference at native size, and the INR's time for the 8 latents at 4x
-    (256², after one warm-up; median and min-max of ``rounds``)."""
+    (256², after one warm-up; median and IQR of ``rounds``)."""
     with open_checkpoint(src) as ref, open_bundle(bundle) as g:
         size = tuple(ref.interface.native_size)
         a = ref.render(ref.hypernet(z), size)
@@ -53,24 +54,20 @@ def evaluate(src: str, bundle: Path, z: np.ndarray, rounds: int = 5) -> dict:
         b = g.render(theta, size)
         display = ref.interface.display
         big = (4 * size[0], 4 * size[1])
-        g.render(theta, big)
-        times = []
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            g.render(theta, big)
-            times.append(time.perf_counter() - t0)
+        t = measure(lambda: g.render(theta, big), repeats=rounds, warmup=1)
     p = np.array([psnr(a[i : i + 1], b[i : i + 1], display) for i in range(len(z))])
     return {"psnr_median_db": round(float(np.median(p)), 2), "psnr_worst_db": round(float(p.min()), 2),
-            "inr_256_batch8_s": {"median": round(float(np.median(times)), 4), "min": round(min(times), 4), "max": round(max(times), 4)}}
+            "inr_256_batch8_s": {"median": round(t.median_s, 4), "q1": round(t.q1_s, 4), "q3": round(t.q3_s, 4), "runs": t.runs}}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--work", type=Path, required=True, help="where bundles are written")
     ap.add_argument("--jobs", default="onnx:int8", help="comma list of TARGET:PRECISION")
     ap.add_argument("--sources", default="demo:photos,demo:photos-sg2")
     ap.add_argument("--seeded", action="store_true", help="also the seeded twins of the sources")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5, help="timed renders at 4x native per bundle, after one warm-up")
     ap.add_argument("-o", "--out", type=Path, required=True)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -97,7 +94,7 @@ def main() -> None:
                 if proc.returncode not in (0, 4):
                     entry["error"] = proc.stderr.strip().splitlines()[-1:]
                 else:
-                    entry.update(evaluate(src, out, z))
+                    entry.update(evaluate(src, out, z, args.rounds))
                     manifest = json.loads((out / "manifest.json").read_text())
                     int8 = manifest.get("int8")
                     if int8:
@@ -107,7 +104,7 @@ def main() -> None:
                     entry["parity_passed"] = (manifest.get("parity") or {}).get("passed")
                 results.setdefault(label, {})[job] = entry
                 print(json.dumps({label: {job: entry}}), file=sys.stderr, flush=True)
-                args.out.write_text(json.dumps(results, indent=1) + "\n")
+                write_json({**results, **record()}, args.out)  # the latest run's command and machine
 
 
 if __name__ == "__main__":

@@ -5,29 +5,28 @@ timed in alternating rounds against ONNX Runtime; then OpenVINO's per-node perfo
 counters of the dynamic f32 model, whose sum is the time spent in kernels (the rest of the
 call is per-call overhead: shape inference and memory set-up of a dynamic-shape model).
 
-    .venv/bin/python benchmarks/profile_openvino_small.py --bundle tiny_onnx/ --size 16 --threads 2
+    .venv/bin/python benchmarks/profile_openvino_small.py --bundle tiny_onnx/ --size 16 --threads 2 --json out.json
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from inrgan_export.measure.harness import machine_line, parser, record, write_json
 from inrgan_export.measure.timing import interleaved_times, summarize
-from inrgan_export.core.environment import machine_info
 from inrgan_export.backends import open_bundle
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--bundle", type=Path, required=True, help="an ONNX bundle (its inr.onnx is profiled)")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     import openvino as ov
 
@@ -58,19 +57,22 @@ def main() -> int:
     ort_feeds = {k: v for k, v in feeds.items() if k in {i.name for i in sess.get_inputs()}}
     fns["onnxruntime fp32"] = lambda: sess.run(None, ort_feeds)
     times = interleaved_times(fns, rounds=args.rounds, warmup=2)
-    mi = machine_info()
-    print(f"# {inr} at {args.size}x{args.size}, batch 1, {args.threads} threads, {args.rounds} alternating rounds; cpu: "
-          f"{mi.get('cpu_model')}; isa flags: {' '.join(mi.get('isa_flags') or [])}; load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine: noisy)")
+    doc = record(bundle=str(args.bundle), size=args.size, threads=args.threads, rounds=args.rounds, paths={}, kernels={})
+    print(f"# {inr} at {args.size}x{args.size}, batch 1, {args.threads} threads, {args.rounds} alternating rounds; "
+          f"{machine_line(doc['machine'])}")
     for name, ts in times.items():
         t = summarize(ts, 2)
+        doc["paths"][name] = t.to_json()
         print(f"{name:<26} median {t.median_s * 1e3:8.2f} ms  IQR {t.q1_s * 1e3:.2f}..{t.q3_s * 1e3:.2f} ms")
     for name in ("openvino f32 dynamic", "openvino f32 static"):
         info = requests[name].get_profiling_info()
         kernels = sum(p.real_time.total_seconds() for p in info) * 1e3
+        doc["kernels"][name] = {"nodes": len(info), "kernel_ms_last_call": kernels}
         print(f"{name}: {len(info)} nodes, per-node real time summed over the last call {kernels:.2f} ms; slowest:")
         for p in sorted(info, key=lambda p: -p.real_time.total_seconds())[:5]:
             print(f"    {p.node_name[:48]:<48} {p.node_type:<14} {p.exec_type:<22} {p.real_time.total_seconds() * 1e3:.3f} ms")
+    if args.json:
+        write_json(doc, args.json)
     return 0
 
 

@@ -36,6 +36,10 @@ def __getattr__(name: str):
         from .app.inspect_bundle import inspect_bundle
 
         return inspect_bundle
+    if name == "interpolate":  # θ (or images) between two latents
+        from .app.interpolation import interpolate
+
+        return interpolate
     raise AttributeError(f"module 'inrgan_export' has no attribute {name!r}")
 
 
@@ -43,4 +47,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-__all__ = ["InrganError", "export", "inspect", "open_bundle", "open_checkpoint", "__version__"]
+__all__ = ["InrganError", "export", "inspect", "interpolate", "open_bundle", "open_checkpoint", "__version__"]

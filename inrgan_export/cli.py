@@ -95,7 +95,7 @@ CAPTURED = frozenset(COMMANDS) - {"serve", "render-many"}
 
 
 #: options whose value may start with '-' (a window left of or above the image)
-NEGATIVE_VALUE_OPTIONS = ("--window", "--windows")
+NEGATIVE_VALUE_OPTIONS = ("--window", "--windows", "--t", "--zoom-center")
 
 
 def join_negative_values(argv: Sequence[str]) -> list[str]:
@@ -222,13 +222,25 @@ def _interrupted(e: BaseException) -> bool:
     return signals.received() is not None
 
 
+#: errno values of a user path that is not what it should be (a folder where a file is
+#: expected, a dangling symlink or a loop, ...): bad input, exit 2, named by the OS's words
+PATH_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.ELOOP, errno.EEXIST, errno.ENOTEMPTY,
+               errno.EXDEV, errno.EINVAL, errno.ETXTBSY, errno.EBUSY, errno.ENXIO, errno.ENODEV,
+               errno.EMLINK, errno.ESPIPE, errno.EIO, errno.EMFILE, errno.ENFILE}
+
+
 def system_error(e: OSError) -> UsageError | None:
-    """Disk full, permission denied and the like: one line naming the file, exit 2."""
-    what = SYSTEM_ERRNOS.get(e.errno or -1)
-    if what is None:
-        return None
+    """Disk full, permission denied, a folder where a file belongs and the like: one line
+    naming the file, exit 2. An OSError without an errno is a bug of ours (None)."""
     where = f" ({e.filename})" if e.filename else ""
-    return UsageError(f"{what}{where}: nothing was published; free space, fix permissions or choose another output")
+    what = SYSTEM_ERRNOS.get(e.errno or -1)
+    if what is not None:
+        return UsageError(f"{what}{where}: nothing was published; free space, fix permissions or choose another output")
+    if e.errno in PATH_ERRNOS:
+        link = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+        return UsageError(f"{os.strerror(e.errno).lower()}{where}{link}: this path cannot be used; "
+                          "choose a regular file or folder you own")
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -98,7 +98,7 @@ def int8_lines(layers: list[str] | None, gate: dict[str, Any], float_layers: lis
 
 def parity_verdicts(parity: dict | None) -> dict[str, Any] | None:
     """The verdict per checked path; bundles written before per-path verdicts were recorded
-    get them from their gates and failure lines."""
+    get them from their gates and failure lines. ``gates``: the rule each path was judged by."""
     if not parity:
         return None
     paths = parity.get("paths")
@@ -107,7 +107,18 @@ def parity_verdicts(parity: dict | None) -> dict[str, Any] | None:
         paths = {name: {"backend": name.split()[0], "precision": g.get("precision"),
                         "passed": not any(f"({name}," in line for line in failures)}
                  for name, g in (parity.get("gates") or {}).items()}
-    return {"passed": parity.get("passed"), "paths": paths, "failures": parity.get("failures", [])}
+    gates = {name: gate_rule(g) for name, g in (parity.get("gates") or {}).items() if isinstance(g, dict)}
+    return {"passed": parity.get("passed"), "paths": paths, "gates": gates, "failures": parity.get("failures", [])}
+
+
+def gate_rule(gate: dict) -> dict[str, Any]:
+    """A recorded gate as its rule and numbers; gates written before the scaled FP32 rule
+    carry no ``rule`` and their absolute bound under ``max_abs``."""
+    rule = gate.get("rule") or ("max_abs" if isinstance(gate.get("max_abs"), (int, float)) else "min_psnr")
+    atol = gate.get("atol", gate.get("max_abs")) if rule != "min_psnr" else None
+    return {"rule": rule, "atol": atol, "min_psnr_db": gate.get("min_psnr_db") if rule == "min_psnr" else None,
+            "description": gate.get("description") or (f"PSNR ≥ {gate.get('min_psnr_db')} dB" if rule == "min_psnr" else
+                                                       f"max abs ≤ {atol}" + ("·max(1, max|ref|)" if rule == "max_abs_scaled" else ""))}
 
 
 def format_inspect(info: dict[str, Any]) -> str:
@@ -140,7 +151,11 @@ def format_inspect(info: dict[str, Any]) -> str:
         for name, v in parity["paths"].items():
             psnr = v.get("lowest_psnr_db")
             psnr_text = "" if psnr is None else (" lowest PSNR inf" if psnr == "inf" or psnr == math.inf else f" lowest PSNR {psnr:.1f} dB")
-            lines.append(f"  {name:<32} {v.get('precision') or '':<5} {'pass' if v['passed'] else 'FAIL'}{psnr_text}")
+            rel = v.get("worst_max_rel")
+            rel_text = f" worst rel {rel:.2g}" if isinstance(rel, (int, float)) and v.get("precision") == "fp32" else ""
+            gate = parity.get("gates", {}).get(name)
+            gate_text = f"  gate {gate['description']} ({gate['rule']})" if gate else ""
+            lines.append(f"  {name:<32} {v.get('precision') or '':<5} {'pass' if v['passed'] else 'FAIL'}{psnr_text}{rel_text}{gate_text}")
     lines.append(f"files       {len(info['files'])}, {human_bytes(info['total_bytes'])}")
     for rel, n in info["files"].items():
         lines.append(f"  {rel:<32} {human_bytes(n)}")

@@ -2,7 +2,7 @@
 there; the pipeline never rewrites them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
@@ -72,6 +72,8 @@ class RenderOptions:
     latent_bank: str | None = None  # rows of the source's fitted latent bank ("3", "0-7", "heldout")
     contact_sheet: bool = False  # one labelled PNG of the first latent at several sizes and windows
     allow_failed_parity: bool = False  # render through a backend whose recorded gate failed
+    precision: str | None = None  # torch backend: fp32 (default), or fp16/bf16 autocast
+    compile: bool = False  # torch backend on CUDA: torch.compile with CUDA graphs per fixed size
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class RenderManyOptions:
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
     max_memory: int | None = None
+    #: another render-many holding the output folder: wait for it (True) or refuse (False)
+    wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,3 +150,7 @@ class ServeOptions:
     max_queued: int = 64
     #: CPUs of the local cluster (None: all of this machine's); ignored with ``address``
     cpus: int | None = None
+    #: --debug: /healthz shows each replica's process id
+    debug: bool = False
+    #: a bearer token that /render and /info require (None: none, for 127.0.0.1)
+    token: str | None = field(default=None, repr=False)

@@ -14,7 +14,7 @@ from ..load.sources import load_checkpoint, load_source
 from ..compile import CompileContext, get_target
 from ..core.errors import InrganError, OutputError, ParityError, UsageError
 from ..exporter.onnx_export import build_manifest, export_graph
-from ..families import importer_for
+from ..families import get_family, importer_for
 from ..core.log import info, step
 from .options import ConvertOptions, ExportOptions, VerifyOptions
 from ..load.torch_backend import TorchGenerator
@@ -35,6 +35,7 @@ from ..verify import (
     parity_grids,
     reference_name,
     save_golden,
+    verdict_changes,
     write_report,
 )
 from ..core.grid import CHECK_MAX_MEMORY
@@ -105,7 +106,7 @@ def export_bundle(opts: ExportOptions) -> ExportResult:
         runtimes = target.runtimes(tmp, manifest, max_memory=memory, threads=opts.threads)
         report, refs = check_runtimes(runtimes, tmp, manifest, ref_runner, reference_name(), feeds, opts.threads)
         theta_ref = reference.hypernet(z_bank)
-        check_thetas(report, runtimes, z_bank, theta_ref)
+        check_thetas(report, runtimes, z_bank, theta_ref, spec.parity_atol)
         save_golden(tmp / GOLDEN, z_bank, theta_ref, refs, feeds)
         write_report(report, tmp, first_images(runtimes, refs, feeds), family.display)
         checked = {"golden": golden_manifest(grids), "parity": report.summary()}
@@ -156,8 +157,11 @@ def verify_bundle(opts: VerifyOptions, raise_on_failure: bool = True) -> ParityR
         ref_name = reference_name() + " (stored in golden.npz)"
     runtimes = target.runtimes(bundle.path, manifest, max_memory=parity_memory(opts.max_memory), threads=opts.threads)
     report, refs = check_runtimes(runtimes, bundle.path, manifest, ref_runner, ref_name, feeds, opts.threads)
-    check_thetas(report, runtimes, z_bank, theta_ref)
+    check_thetas(report, runtimes, z_bank, theta_ref, get_family(manifest.family).export_spec.parity_atol)
     info(report.table())
+    changed = verdict_changes(manifest.get("parity"), report)
+    if changed is not None:  # bundles written before the scaled FP32 rule keep their recorded verdict
+        info(changed)
     if opts.out is not None:
         write_report_atomically(opts.out, lambda tmp: write_report(report, tmp, first_images(runtimes, refs, feeds), iface.display))
         info(f"wrote report to {opts.out}")

@@ -13,7 +13,7 @@ from ..core.bundle import Bundle, is_bundle
 from ..core.errors import BundleError, InputValueError, UsageError
 from ..core.grid import Window, check_size
 from ..core.imageio import png_bound
-from ..core.latents import latents_from_seeds, load_latents
+from ..core.latents import MAX_SEEDS, latents_from_seeds, load_latents
 from ..core.log import human_bytes, info, step
 from .options import RenderOptions
 from ..backends import open_bundle
@@ -21,12 +21,16 @@ from ..backends.base import Generator
 
 
 def open_source(source: str, backend: str | None, device: str, max_memory: int | None, threads: int | None,
-                allow_failed_parity: bool = False) -> Generator:
+                allow_failed_parity: bool = False, precision: str | None = None, compile: bool = False) -> Generator:
     """A bundle directory with its (or the given) backend; anything else is a checkpoint,
-    ``.pkl`` or ``demo:<preset>`` run by the PyTorch reference."""
+    ``.pkl`` or ``demo:<preset>`` run by the PyTorch reference (on ``device``, at
+    ``precision``, optionally compiled)."""
     if Path(source).is_dir():
         if not is_bundle(source):
             raise BundleError(f"{source} is a directory without manifest.json, not a bundle")
+        if precision is not None or compile:
+            raise UsageError("--precision and --compile apply to the torch backend (checkpoints); a bundle's "
+                             "precision was fixed at export")
         return open_bundle(source, backend=backend, device=device, max_memory=max_memory, threads=threads,
                            allow_failed_parity=allow_failed_parity)
     if backend not in (None, "torch"):
@@ -36,7 +40,8 @@ def open_source(source: str, backend: str | None, device: str, max_memory: int |
         )
     from ..load.sources import open_checkpoint  # the export extra (PyTorch); missing: exit 3, see cli
 
-    return open_checkpoint(source, max_memory=max_memory, threads=threads)
+    return open_checkpoint(source, max_memory=max_memory, threads=threads, device=device,
+                           precision=precision or "fp32", compile=compile)
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,10 @@ def render(opts: RenderOptions) -> list[Path]:
         raise UsageError(f"--contact-sheet writes one PNG; got -o {opts.out} (expected a .png path)")
     bank = source_bank(opts.source) if opts.latent_bank is not None else None
     kind = output_kind(opts.out)
-    gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads, opts.allow_failed_parity)
+    gen = open_source(opts.source, opts.backend, opts.device, opts.max_memory, opts.threads, opts.allow_failed_parity,
+                      opts.precision, opts.compile)
     iface = gen.interface
+    text = run_metadata(gen)
     if opts.latent_bank is not None:
         from ..core.latent_bank import select
 
@@ -159,7 +166,7 @@ def render(opts: RenderOptions) -> list[Path]:
             raise BundleError(f"{opts.source}: its latent bank has width {z.shape[1]}, the generator takes {iface.z_dim}")
         labels = [f"bank{r:04d}" for r in rows]
     elif opts.latent is not None:
-        z = load_latents(opts.latent, iface.z_dim)
+        z = load_latents(opts.latent, iface.z_dim, max_rows=MAX_SEEDS)
         labels = [f"{i:04d}" for i in range(z.shape[0])]
     else:
         seeds = list(opts.seeds or (0,))
@@ -182,21 +189,37 @@ def render(opts: RenderOptions) -> list[Path]:
     extra = truncation_inputs(iface, opts.truncation, z.shape[0])
     how = " (streamed to disk tile by tile)" if plan.streamed else ""
     with gen, step(f"rendering {len(labels)} image(s) at {size[0]}x{size[1]} with {gen.backend}{how}"):
-        theta = gen.hypernet(z, *extra)
-        if plan.streamed:
-            paths = render_streamed(gen, theta, size, opts, labels, paths, kind)
+        if plan.streamed:  # θ streamed too: one latent's θ at a time, never all of them
+            def theta_of(i: int) -> np.ndarray:
+                return gen.hypernet(z[i : i + 1], *[e[i : i + 1] for e in extra])
+            paths = render_streamed(gen, theta_of, size, opts, labels, paths, kind, text)
         else:
-            images = gen.render(theta, size, opts.window)
-            paths = write_images(opts.out, images, labels, iface.display, opts.force, opts.allow_nonfinite)
+            images = gen.render(gen.hypernet(z, *extra), size, opts.window)
+            paths = write_images(opts.out, images, labels, iface.display, opts.force, opts.allow_nonfinite, text)
     if gen.last_plan is not None and gen.last_plan.pieces > 1:
         info(f"  rendered in {gen.last_plan.pieces} tiles to stay within the memory budget")
+    if getattr(gen, "compile", False):
+        first = getattr(gen, "first_call_s", {})
+        info(f"  torch.compile: {len(first)} input shape(s), first calls (compilation, CUDA-graph capture) "
+             f"{sum(first.values()):.1f} s in all")
     for p in paths:
         info(f"wrote {p}")
     return paths
 
 
-def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], opts: RenderOptions,
-                    labels: list[str], paths: list[Path], kind: str) -> list[Path]:
+def run_metadata(gen: Generator) -> dict[str, str] | None:
+    """PNG text of how the images were made, for runs off the CPU FP32 reference path (device,
+    precision, compile); None on that path, whose files stay byte for byte as they were."""
+    run = getattr(gen, "run_info", None)
+    if run is None or (run["device"] == "cpu" and run["precision"] == "fp32" and not run["compile"]):
+        return None
+    import json
+
+    return {"inrgan-export:run": json.dumps(run, sort_keys=True)}
+
+
+def render_streamed(gen: Generator, theta_of, size: tuple[int, int], opts: RenderOptions,
+                    labels: list[str], paths: list[Path], kind: str, text: dict[str, str] | None = None) -> list[Path]:
     """Tiles go straight into memory-mapped files: the ``.npy`` output itself, or one image's
     float32 scratch map that is then encoded to PNG band by band. All outputs are published
     together at the end (all or nothing)."""
@@ -213,7 +236,7 @@ def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], op
             pairs.append((tmp, paths[0]))
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(labels), 3, h, w))
             for i in range(len(labels)):
-                gen.render_on(theta[i : i + 1], grid, out=out[i : i + 1])
+                gen.render_on(theta_of(i), grid, out=out[i : i + 1])
                 if not opts.allow_nonfinite:
                     check_finite(out[i : i + 1], labels, first_index=i)
             out.flush()
@@ -222,12 +245,12 @@ def render_streamed(gen: Generator, theta: np.ndarray, size: tuple[int, int], op
             scratch_path = temp_path(paths[0].with_suffix(".raw"))
             scratch = np.memmap(scratch_path, dtype=np.float32, mode="w+", shape=(1, 3, h, w))
             for i, path in enumerate(paths):
-                gen.render_on(theta[i : i + 1], grid, out=scratch)
+                gen.render_on(theta_of(i), grid, out=scratch)
                 if not opts.allow_nonfinite:
                     check_finite(scratch, labels, first_index=i)
                 tmp = temp_path(path)
                 pairs.append((tmp, path))
-                write_png_streamed(tmp, scratch[0], gen.interface.display, rows)
+                write_png_streamed(tmp, scratch[0], gen.interface.display, rows, text=text)
             del scratch
     except OSError as e:
         discard(pairs)

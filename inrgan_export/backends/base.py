@@ -16,11 +16,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from ..core.errors import InputValueError, ShapeError, UnsupportedOption, UsageError
+from ..core.errors import BundleError, InputValueError, InrganError, ShapeError, UnsupportedOption, UsageError
 from ..core.manifest import Interface  # noqa: F401  (part of the runtime API)
 from ..core.grid import GridInputs, Tile, Window, check_size
 
@@ -63,6 +63,10 @@ class RenderPlan:
         return len(self.tiles)
 
 
+class RenderCancelled(InrganError):
+    """A render stopped between pieces because :attr:`Generator.cancelled` said so."""
+
+
 class Generator(ABC):
     """A generator behind one backend. Use as a context manager (or call activate())."""
 
@@ -72,6 +76,9 @@ class Generator(ABC):
     #: are split into batch chunks and tiles within it
     batch_bound: int | None = None
     piece_bounds: tuple[tuple[int, int], ...] | None = None
+    #: asked between the pieces (tiles, batch chunks) of a render: True stops it with
+    #: :class:`RenderCancelled` (a service whose client gave up frees the work at once)
+    cancelled: Callable[[], bool] | None = None
 
     def __init__(self, interface: Interface, max_memory: int | None = None) -> None:
         self.interface = interface
@@ -107,7 +114,10 @@ class Generator(ABC):
         feeds.update(hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0]))  # sg2: ψ = 1 unless given
         for name, value in zip(self.interface.hypernet_inputs[1:], extra):
             feeds[name] = np.array(np.broadcast_to(np.asarray(value, dtype=np.float32).reshape(-1), (z.shape[0],)))
-        step = self.batch_bound or z.shape[0]
+        # rows per hypernetwork run within the memory budget (θ and a few activations of its
+        # width per row): many latents never run at once (before: 100k rows at once, 2 GB)
+        per_row = 16 * (self.interface.z_dim + self.interface.theta_dim)
+        step = max(1, min(self.batch_bound or z.shape[0], self.max_memory // per_row))
         if z.shape[0] <= step:
             return self._timed(self.hypernet_impl, feeds)
         return np.concatenate([self._timed(self.hypernet_impl, {k: v[i : i + step] for k, v in feeds.items()})
@@ -223,6 +233,11 @@ class Generator(ABC):
     @abstractmethod
     def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray: ...
 
+    def batch_feeds(self, grid: GridInputs, batch: int, start: int) -> dict[str, np.ndarray]:
+        """The per-grid inputs of samples ``start .. start+batch``; a backend that broadcasts
+        shared coordinate grids itself (on its device) may return them unexpanded."""
+        return grid.for_batch(batch, start)
+
     def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
         raise UsageError(f"backend {self.backend} has no fused generator graph")
 
@@ -242,8 +257,10 @@ class Generator(ABC):
             part = first[start : start + plan.batch_chunk]
             k = part.shape[0]
             for tile in plan.tiles:
+                if self.cancelled is not None and self.cancelled():
+                    raise RenderCancelled(f"render of {h}x{w} cancelled after {start} of {n} images (its requester gave up)")
                 if tile is None:
-                    out[start : start + k] = self._timed(impl, part, grid.for_batch(k, start))
+                    out[start : start + k] = self._timed(impl, part, self.batch_feeds(grid, k, start))
                 else:
                     feeds = grid.slice(tile, k, start)
                     (y0, y1), (x0, x1) = tile.y.out, tile.x.out
@@ -272,6 +289,57 @@ class Generator(ABC):
             row = int(np.nonzero(bad.any(axis=1))[0][0])
             raise InputValueError(f"{what} row {row} contains NaN or Inf; every value must be finite")
         return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def check_graph_signature(interface: Interface, graph: str, inputs: Sequence[tuple[str, Sequence[Any]]],
+                          outputs: Sequence[tuple[str, Sequence[Any]]], file: str) -> None:
+    """The manifest's numbers against what graph file ``file`` declares (names, and the dims
+    that are fixed), before any work is sized from them: a lie is a :class:`BundleError`
+    naming the field. ``inputs``/``outputs``: (name, shape) with ints for fixed dims."""
+    got = {name: list(shape) for name, shape in inputs}
+    def mismatch(field_name: str, value: Any, what: str) -> BundleError:
+        return BundleError(f"field 'interface.{field_name}' ({value}) does not match {file}, which {what}; "
+                           "the manifest is damaged (re-export the bundle)")
+
+    def last_dim(shape: Sequence[Any]) -> int | None:
+        return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 0 else None
+
+    if graph == "hypernet":
+        if set(got) != set(interface.hypernet_inputs):
+            raise mismatch("hypernet_inputs", list(interface.hypernet_inputs), f"takes {sorted(got)}")
+        z = last_dim(got[interface.hypernet_inputs[0]])
+        if z is not None and z != interface.z_dim:
+            raise mismatch("z_dim", interface.z_dim, f"takes latents of width {z}")
+        t = last_dim(outputs[0][1]) if len(outputs) == 1 else None
+        if len(outputs) != 1:
+            raise BundleError(f"{file} returns {len(outputs)} outputs; a hypernetwork returns θ only (re-export the bundle)")
+        if t is not None and t != interface.theta_dim:
+            raise mismatch("theta_dim", interface.theta_dim, f"returns θ of width {t}")
+    elif graph == "inr":
+        grid = set(interface.layout.input_names())
+        coords = sorted(n for n in got if n.startswith("coords_"))
+        if len(coords) != interface.layout.num_blocks:
+            raise mismatch("grid.size_rule.num_blocks", interface.layout.num_blocks, f"takes {len(coords)} coordinate grids")
+        if interface.theta_name not in got:
+            raise mismatch("theta_name", repr(interface.theta_name), f"takes {sorted(got)}")
+        if set(got) != grid | {interface.theta_name}:
+            raise mismatch("grid", "its inputs", f"takes {sorted(got)}, not {sorted(grid | {interface.theta_name})}")
+        t = last_dim(got[interface.theta_name])
+        if t is not None and t != interface.theta_dim:
+            raise mismatch("theta_dim", interface.theta_dim, f"takes θ of width {t}")
+        if len(outputs) != 1:
+            raise BundleError(f"{file} returns {len(outputs)} outputs; an INR returns the image only (re-export the bundle)")
+        if outputs[0][0] != interface.output_name:
+            raise mismatch("output_name", repr(interface.output_name), f"returns {outputs[0][0]!r}")
+    elif graph == "generator":  # hypernetwork and INR joined at θ
+        coords = [n for n in got if n.startswith("coords_")]
+        if len(coords) != interface.layout.num_blocks:
+            raise mismatch("grid.size_rule.num_blocks", interface.layout.num_blocks, f"takes {len(coords)} coordinate grids")
+        want = set(interface.hypernet_inputs) | set(interface.layout.input_names())
+        if set(got) != want:
+            raise mismatch("hypernet_inputs", list(interface.hypernet_inputs), f"takes {sorted(got)}, not {sorted(want)}")
+        if len(outputs) != 1 or outputs[0][0] != interface.output_name:
+            raise mismatch("output_name", repr(interface.output_name), f"returns {[name for name, _ in outputs]}")
 
 
 def hypernet_extras(names: Sequence[str], batch: int) -> dict[str, np.ndarray]:

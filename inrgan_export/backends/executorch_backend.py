@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..core.bundle import Bundle
-from ..core.errors import BackendUnavailable, UnsupportedOption, UsageError
+from ..core.errors import BackendUnavailable, BundleError, UnsupportedOption, UsageError
 from .base import Generator, hypernet_extras
+from .program_probe import check_program
 
 
 def import_runtime():
@@ -28,6 +29,28 @@ def import_runtime():
             "pip install 'inrgan-export[mobile]'"
         ) from None
     return torch, Runtime
+
+
+#: the largest bound a program may declare (batch, and a block's side): far above what plans
+#: in memory (side 2048 with batch 64 already failed to load), so a larger one is a lie
+MAX_BOUND_BATCH = 4096
+MAX_BOUND_SIDE = 1 << 15
+
+
+def read_bound(section: Any, num_blocks: int) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """``executorch.bound``: the batch bound and each block's (h, w) bound, checked and named."""
+    def number(value: Any, field_name: str, limit: int) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise BundleError(f"field 'executorch.bound.{field_name}' is {str(value)[:40]!r}; expected an integer 1 to {limit}")
+        return value
+
+    bound = section.get("bound") if isinstance(section, dict) else None
+    if not isinstance(bound, dict) or not isinstance(bound.get("dims"), dict):
+        raise BundleError("field 'executorch.bound' is missing or not an object with 'max_batch' and 'dims'; re-export the bundle")
+    dims = bound["dims"]
+    pieces = tuple((number(dims.get(f"h{b}"), f"dims.h{b}", MAX_BOUND_SIDE), number(dims.get(f"w{b}"), f"dims.w{b}", MAX_BOUND_SIDE))
+                   for b in range(num_blocks))
+    return number(bound.get("max_batch"), "max_batch", MAX_BOUND_BATCH), pieces
 
 
 class ExecuTorchGenerator(Generator):
@@ -43,13 +66,11 @@ class ExecuTorchGenerator(Generator):
             raise UnsupportedOption(f"bundle {bundle.path} has no ExecuTorch programs (export it with --target executorch)")
         self.bundle = bundle
         self.threads = threads
-        bound = section["bound"]
-        self.batch_bound = int(bound["max_batch"])
-        dims = bound["dims"]
-        n = self.interface.layout.num_blocks
-        self.piece_bounds = tuple((int(dims[f"h{b}"]), int(dims[f"w{b}"])) for b in range(n))
+        self.batch_bound, self.piece_bounds = read_bound(section, self.interface.layout.num_blocks)
         self.methods: dict[str, Any] = {}
         self._torch = None
+        for name in ("hypernet", "inr"):  # a program that would abort this process is refused first, at open
+            check_program(bundle.graph_file(name, "pte"), self._checked_sha(name))
 
     @classmethod
     def for_benchmark(cls, bundle: Bundle, precision: str, threads: int | None, max_memory: int | None) -> "ExecuTorchGenerator":
@@ -64,8 +85,20 @@ class ExecuTorchGenerator(Generator):
             torch.set_num_threads(self.threads)
         rt = runtime.get()
         for name in ("hypernet", "inr"):
-            program = rt.load_program(str(self.bundle.graph_file(name, "pte")))
-            self.methods[name] = program.load_method("forward")
+            path = self.bundle.graph_file(name, "pte")
+            try:
+                program = rt.load_program(str(path))
+                self.methods[name] = program.load_method("forward")
+            except (RuntimeError, ValueError) as e:
+                msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                raise BundleError(f"ExecuTorch cannot load {path.name}: {msg} (not a valid program; re-export the bundle)") from None
+
+    def _checked_sha(self, name: str) -> str | None:
+        """The program's SHA-256 where the bundle already verified it on open."""
+        if not self.bundle.checked:
+            return None
+        entry = self.bundle.manifest.files.get(self.bundle.manifest.graph_file(name, "pte"))
+        return entry.sha256 if entry is not None else None
 
     def deactivate_impl(self) -> None:
         self.methods.clear()

@@ -7,8 +7,13 @@ from typing import Sequence
 import numpy as np
 
 from ..core.bundle import Bundle
-from ..core.errors import BackendUnavailable, UnsupportedOption, UsageError
-from .base import Generator, hypernet_extras
+from ..core.errors import BackendUnavailable, BundleError, InrganError, UnsupportedOption, UsageError
+from .base import Generator, check_graph_signature, hypernet_extras
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:300]
 
 #: the per-graph file kind of graphs in ONNX Runtime's own format (target ort-mobile)
 ORT_GRAPH_KIND = "ort"
@@ -80,8 +85,29 @@ class OnnxRuntimeGenerator(Generator):
     def session(self, name: str):
         if name not in self.sessions:
             path = self.bundle.graph_file(name, self.graph_kind)
-            self.sessions[name] = ort_session(path, self.threads, self.providers(), ort_format=self.graph_kind == ORT_GRAPH_KIND)
+            providers = self.providers()
+            try:  # ONNX Runtime checks the file itself (protobuf/flatbuffer, graph, external data paths)
+                session = ort_session(path, self.threads, providers, ort_format=self.graph_kind == ORT_GRAPH_KIND)
+            except InrganError:
+                raise
+            except Exception as e:  # noqa: BLE001 - onnxruntime's Fail/InvalidGraph/InvalidProtobuf/...
+                raise BundleError(f"ONNX Runtime cannot load {path.name}: {first_line(e)} (a damaged graph; re-export the bundle)") from None
+            check_graph_signature(self.interface, name, [(i.name, i.shape) for i in session.get_inputs()],
+                                  [(o.name, o.shape) for o in session.get_outputs()], path.name)
+            self.sessions[name] = session
         return self.sessions[name]
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """One graph run; a graph that loads but fails on inputs the manifest describes is a
+        damaged bundle (its numbers were checked against the graph before)."""
+        try:
+            return self.session(name).run(None, feeds)[0]
+        except InrganError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as e:  # noqa: BLE001 - onnxruntime's RuntimeException/InvalidArgument/Fail
+            raise BundleError(f"ONNX Runtime failed running {name} of bundle {self.bundle.path.name}: {first_line(e)}") from None
 
     def activate_impl(self) -> None:
         self.session("hypernet")
@@ -91,11 +117,11 @@ class OnnxRuntimeGenerator(Generator):
         self.sessions.clear()
 
     def hypernet_impl(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session("hypernet").run(None, feeds)[0]
+        return self._run("hypernet", feeds)
 
     def inr_impl(self, theta: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session("inr").run(None, {self.interface.theta_name: theta, **grid})[0]
+        return self._run("inr", {self.interface.theta_name: theta, **grid})
 
     def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
         extras = hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0])  # sg2: truncation_psi = 1
-        return self.session("generator").run(None, {self.interface.hypernet_inputs[0]: z, **extras, **grid})[0]
+        return self._run("generator", {self.interface.hypernet_inputs[0]: z, **extras, **grid})

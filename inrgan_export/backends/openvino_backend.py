@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..core.bundle import MANIFEST, Bundle
-from ..core.errors import BackendUnavailable, UnsupportedOption
-from .base import Generator, hypernet_extras
+from ..core.errors import BackendUnavailable, BundleError, UnsupportedOption
+from .base import Generator, check_graph_signature, hypernet_extras
 
 #: our precision names → OpenVINO inference precision hints, and the device capability each needs
 #: (int8 bundles carry FakeQuantize from their Q/DQ graph; what is not quantized runs f32)
@@ -160,7 +160,17 @@ class OpenVINOGenerator(Generator):
 
     def compile(self, name: str) -> Any:
         if name not in self.compiled:
-            compiled = self.core.compile_model(str(self.graph_path(name)), self.device, self.config())
+            path = self.graph_path(name)
+            try:  # OpenVINO's own reader checks the file (ONNX, or IR XML and weights); its errors are exceptions
+                compiled = self.core.compile_model(str(path), self.device, self.config())
+            except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
+                text = str(e).strip()
+                line = (text.splitlines()[0] if text else type(e).__name__)[:300]
+                raise BundleError(f"OpenVINO cannot load {path.name}: {line} (a damaged graph; re-export the bundle)") from None
+            known = {*self.interface.hypernet_inputs, *self.interface.layout.input_names(), self.interface.theta_name,
+                     self.interface.output_name}
+            check_graph_signature(self.interface, name, [(_name(p, known), _dims(p)) for p in compiled.inputs],
+                                  [(_name(p, known), _dims(p)) for p in compiled.outputs], path.name)
             got = inference_precision(compiled)
             want = PRECISION_HINTS[self.precision]
             if got is not None and got != want:
@@ -192,6 +202,18 @@ class OpenVINOGenerator(Generator):
     def fused_impl(self, z: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
         extras = hypernet_extras(self.interface.hypernet_inputs[1:], z.shape[0])  # sg2: truncation_psi = 1
         return self._infer("generator", {self.interface.hypernet_inputs[0]: z, **extras, **grid})
+
+
+def _name(port: Any, known: set[str]) -> str:
+    """A port's name: the one of ``known`` among its tensor names (a port may carry several,
+    e.g. a joined graph's output), else any of them."""
+    names = port.get_names()
+    return next((n for n in sorted(names) if n in known), port.get_any_name())
+
+
+def _dims(port: Any) -> list[Any]:
+    """A port's shape: ints for static dims, None for dynamic ones."""
+    return [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
 
 
 def matmul_kernels(compiled: Any) -> dict[str, int]:

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -94,7 +95,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     """The whole file or nothing under ``path``: a hidden temporary beside it, then a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}{PARTIAL}")
     try:
-        with open(tmp, "wb") as f:
+        tmp.unlink(missing_ok=True)  # never through a link planted under the temporary's name
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -110,32 +112,66 @@ def remove_partials(out: Path) -> int:
     return len(stale)
 
 
-def read_index(out: Path) -> list[dict[str, Any]]:
-    """Index lines; a torn last line (a driver killed while appending) is ignored."""
+def open_own(path: Path, flags: int, mode: int = 0o644):
+    """``open`` of one of render-many's own files in the output folder: never through a
+    symlink (O_NOFOLLOW), only a regular file; anything else is one line, exit 2. A missing
+    file raises FileNotFoundError (the caller decides)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        if path.is_symlink():
+            raise OutputError(f"{path} is a symlink; render-many writes its own files in the output folder only: "
+                              "remove it or choose another -o directory") from None
+        raise OutputError(f"{path} cannot be used ({os.strerror(e.errno or 0).lower()}); "
+                          "remove it or choose another -o directory") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{path} is not a regular file; remove it or choose another -o directory")
+        return os.fdopen(fd, "rb" if (flags & os.O_ACCMODE) == os.O_RDONLY else "ab")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_index(out: Path, log=None) -> list[dict[str, Any]]:
+    """Index lines; a torn last line (a driver killed while appending), a line that is not
+    UTF-8 or not an entry is skipped with a warning (its output is rendered again)."""
     path = out / INDEX
-    if not path.exists():
+    try:
+        f = open_own(path, os.O_RDONLY)
+    except FileNotFoundError:
         return []
-    entries = []
-    with open(path, encoding="utf-8") as f:
+    entries, bad = [], 0
+    with f:
         for line in f:
             try:
-                entry = json.loads(line)
-            except ValueError:
+                entry = json.loads(line.decode("utf-8"))
+            except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+                bad += 1
                 continue
-            if isinstance(entry, dict) and {"seed", "size", "window", "file", "sha256"} <= entry.keys():
+            if (isinstance(entry, dict) and {"seed", "size", "window", "file", "sha256"} <= entry.keys()
+                    and isinstance(entry["file"], str) and isinstance(entry["sha256"], str)):
                 entries.append(entry)
+            else:
+                bad += 1
+    if bad and log is not None:
+        log(f"render-many: warning: {bad} unreadable line(s) in {path} skipped; their outputs are rendered again")
     return entries
 
 
-def complete_outputs(out: Path, wanted: dict[str, Key]) -> dict[Key, dict[str, Any]]:
-    """Keys whose file is listed in the index and still has the listed checksum."""
+def complete_outputs(out: Path, wanted: dict[str, Key], log=None) -> dict[Key, dict[str, Any]]:
+    """Keys whose file is listed in the index and still has the listed checksum (a regular
+    file, not a symlink: those are rendered again, replacing the link)."""
     done: dict[Key, dict[str, Any]] = {}
-    for entry in read_index(out):
-        key = wanted.get(str(entry["file"]))
+    for entry in read_index(out, log):
+        key = wanted.get(entry["file"])
         if key is None or key in done:
             continue
         path = out / entry["file"]
-        if path.is_file() and sha256_path(path) == entry["sha256"]:
+        if not path.is_symlink() and path.is_file() and sha256_path(path) == entry["sha256"]:
             done[key] = entry
     return done
 
@@ -178,9 +214,11 @@ def settings_of(opts: RenderManyOptions, backend: str) -> dict[str, Any]:
 
 def check_settings(out: Path, settings: dict[str, Any]) -> None:
     path = out / SETTINGS
-    if path.exists():
+    if path.exists() or path.is_symlink():
+        with open_own(path, os.O_RDONLY) as f:
+            data = f.read(1 << 20)
         try:
-            old = json.loads(path.read_text(encoding="utf-8"))
+            old = json.loads(data.decode("utf-8"))
         except ValueError:
             old = None
         if old != settings:
@@ -341,15 +379,53 @@ def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
     if opts.truncation is not None and "truncation_psi" not in iface.hypernet_inputs[1:2]:
         raise UsageError(f"--truncation: family {iface.family} has no truncation input (only the sg2 family takes one)")
     out = Path(opts.out)
+    if out.is_symlink() and not out.exists():
+        raise OutputError(f"output {out} is a dangling symlink or a symlink loop; choose another -o directory")
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, opts.wait, log):
+        return _render_locked(opts, probe, jobs, out, log, t0, ray)
+
+
+class folder_lock:
+    """An exclusive ``flock`` of the output folder for the whole run: a second render-many
+    into the same folder refuses at once (or waits for it with ``--wait``), so no two drivers
+    append to one index."""
+
+    def __init__(self, directory: Path, wait: bool, log) -> None:
+        self.directory, self.wait, self.log = directory, wait, log
+        self.fd: int | None = None
+
+    def __enter__(self) -> "folder_lock":
+        import fcntl
+
+        self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not self.wait:
+                os.close(self.fd)
+                self.fd = None
+                raise OutputError(f"another render-many is writing into {self.directory}; wait for it to finish, "
+                                  "pass --wait to queue behind it, or choose another -o directory") from None
+            self.log(f"render-many: waiting for the other render-many writing into {self.directory}")
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+            self.fd = None
+
+
+def _render_locked(opts: RenderManyOptions, probe, jobs: list[Job], out: Path, log, t0: float, ray) -> RenderManyResult:
     check_settings(out, settings_of(opts, probe.backend))
     remove_partials(out)
 
     names = {job.file_name(seed, opts.image_format): (seed, j) for seed in opts.seeds for j, job in enumerate(jobs)}
     total = len(names)
-    done = complete_outputs(out, names)
+    done = complete_outputs(out, names, log)
     pending: dict[int, list[int]] = {}
     for seed in opts.seeds:
         todo = [j for j in range(len(jobs)) if (seed, j) not in done]
@@ -412,7 +488,7 @@ def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dic
     returns the count and the seconds to the first written batch."""
     count, t_shown = 0, 0.0
     first: float | None = None
-    with open(out / INDEX, "a", encoding="utf-8") as index:
+    with open_own(out / INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as index:
         for batch in rendered.iter_batches(batch_size=None, batch_format="numpy"):
             for seed, j, data in zip(batch["seed"], batch["job"], batch["data"]):
                 key = (int(seed), int(j))
@@ -421,7 +497,7 @@ def _collect(rendered, jobs: list[Job], fmt: str, out: Path, done: dict[Key, dic
                 data = bytes(data)
                 entry = {**jobs[key[1]].record(key[0], fmt), "sha256": sha256_bytes(data)}
                 write_atomic(out / entry["file"], data)
-                index.write(json.dumps(entry, sort_keys=True) + "\n")
+                index.write((json.dumps(entry, sort_keys=True) + "\n").encode("utf-8"))
                 index.flush()
                 done[key] = entry
                 count += 1

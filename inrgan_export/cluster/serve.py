@@ -3,6 +3,8 @@
 Other programs (a web app, a tile server for zoomable images) ask for renders over HTTP:
 
     GET  /render?seed=3&size=256x256&window=x0,y0,x1,y1&truncation=0.7&format=png|npy
+    GET  /render?seed=3&mix=7&t=0.3 (θ-space interpolation, as ``render --interpolate 3,7 --t 0.3``;
+                                     seed and mix also take latent bank rows: bank:2)
     POST /render?size=...   body: a .npy latent [z_dim] or [1, z_dim], or JSON {"latent": [...]}
     GET  /healthz           this replica's state (JSON)
     GET  /info              the bundle's ``inspect --json`` dict
@@ -28,6 +30,8 @@ import json
 import logging
 import math
 import os
+import hmac
+import secrets
 import socket
 import sys
 import threading
@@ -35,21 +39,23 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..core.errors import BackendUnavailable, InrganError, UsageError
+from ..backends.base import RenderCancelled
 from ..core.grid import Window, parse_size
-from ..core.latents import MAX_SEED, latent_from_seed
+from ..core.latents import MAX_SEED, latent_from_seed, npy_header_of
+from ..core.safejson import json_depth
 from ..app.options import ServeOptions
 
 APP_NAME = "inrgan"
 DEPLOYMENT_NAME = "RenderReplica"
 MEDIA_TYPES = {"png": "image/png", "npy": "application/octet-stream"}
-RENDER_PARAMS = ("seed", "size", "window", "truncation", "format")
+RENDER_PARAMS = ("seed", "size", "window", "truncation", "format", "mix", "t")
 OVERSIZE = ("tile", "refuse")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ROUTES = "GET /render, POST /render, GET /healthz, GET /info"
@@ -74,6 +80,10 @@ class RenderItem:
     size: tuple[int, int]
     window: Window
     fmt: str
+    mix: np.ndarray | None = None  # the other end of a θ-space interpolation, [1, z_dim]
+    t: float = 0.0
+    #: set when the request timed out (504): its render stops at the next piece
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def theta_key(self) -> bytes:
         """θ depends on the latent and ψ only (no ψ is ψ = 1, the hypernetwork's neutral value)."""
@@ -146,25 +156,38 @@ def parse_psi(text: str) -> float:
     return psi
 
 
+#: nesting of a JSON body: {"latent": [[...]]} needs 3
+MAX_BODY_JSON_DEPTH = 8
+
+
 def parse_latent_body(body: bytes, z_dim: int) -> np.ndarray:
-    """A .npy array (never unpickled) or JSON ``{"latent": [...]}``; shape checks follow."""
+    """A .npy array (never unpickled; its header checked against the body's length before
+    numpy allocates what it declares) or JSON ``{"latent": [...]}`` (nesting checked before
+    the parser recurses) — the CLI's guards (check_npy_header, safejson); shape checks follow."""
     if body.startswith(NPY_MAGIC):
         try:
+            npy_header_of(io.BytesIO(body), len(body), "request body")
             return np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+        except InrganError as e:
+            raise HttpError(400, str(e)) from None
+        except (ValueError, OSError, EOFError, MemoryError) as e:
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
             raise HttpError(400, f"request body is not a plain .npy array: {msg}") from None
     if not body.strip():
         raise HttpError(400, 'POST /render needs a latent in the body: a .npy array or JSON {"latent": [...]}')
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        text = body.decode("utf-8")
+        depth = json_depth(text)
+        if depth > MAX_BODY_JSON_DEPTH:
+            raise HttpError(400, f"JSON body nests {depth} levels deep; a latent needs at most {MAX_BODY_JSON_DEPTH}")
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # ValueError: also integers past Python's digit limit
         raise HttpError(400, 'request body is neither a .npy array nor JSON {"latent": [...]}') from None
     if not isinstance(doc, dict) or set(doc) != {"latent"}:
         raise HttpError(400, f'JSON body must be {{"latent": [{z_dim} numbers]}}')
     try:
         return np.asarray(doc["latent"], dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):  # OverflowError: a 4,000-digit integer
         raise HttpError(400, f'"latent" must be a list of {z_dim} numbers') from None
 
 
@@ -215,11 +238,14 @@ class RenderReplica:
         self.gen = open_bundle(opts.bundle, backend=opts.backend, threads=opts.threads, max_memory=opts.max_memory).activate()
         self.iface = self.gen.interface
         self.takes_psi = self.iface.hypernet_inputs[1:2] == ("truncation_psi",)
-        self.info = inspect_bundle(opts.bundle, verify_checksums=False)
+        # the bundle's name, never where it lies on the server
+        self.info = {**inspect_bundle(opts.bundle, verify_checksums=False), "bundle": Path(opts.bundle).name}
+        self.replica_id = secrets.token_hex(4)  # names this replica to clients without its process id
         self.cache = ThetaCache(opts.theta_cache)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.render_batch = serve.batch(max_batch_size=opts.max_batch, batch_wait_timeout_s=opts.batch_wait_s)(self.render_items)
         self.served = 0
+        self.cancelled_renders = 0  # renders stopped because every requester had timed out
         self.started = time.time()
 
     # ---------------------------------------------------------------- HTTP
@@ -229,6 +255,10 @@ class RenderReplica:
         try:
             route = route_of(request.scope)
             method = request.method
+            if self.opts.token is not None and route != "/healthz":
+                given = request.headers.get("authorization", "")
+                if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {self.opts.token}".encode()):
+                    raise HttpError(401, "this service needs 'Authorization: Bearer TOKEN' (serve --token)")
             if route in ("/healthz", "/info"):
                 if method != "GET":
                     raise HttpError(405, f"{method} {route} is not a route; valid: {ROUTES}")
@@ -241,12 +271,13 @@ class RenderReplica:
             if method == "POST":
                 z = parse_latent_body(await read_body(request, self.opts.max_body), self.iface.z_dim)
             else:
-                z = latent_from_seed(parse_seed(params.get("seed", "0")), self.iface.z_dim)
+                z = self.latent_of(params.get("seed", "0"))
             item = self.render_item(z, params)
             t0 = time.perf_counter()
             try:
                 result = await asyncio.wait_for(self.render_batch(item), self.opts.timeout_s)
             except asyncio.TimeoutError:
+                item.cancel.set()  # its render stops between tiles and frees its memory
                 raise HttpError(504, f"render took longer than this service's limit of {self.opts.timeout_s:g} s (timeout)") from None
             if isinstance(result, Exception):
                 raise result
@@ -255,7 +286,7 @@ class RenderReplica:
             headers = {
                 "X-Theta-Cache": meta["theta_cache"],
                 "X-Batch-Size": str(meta["batch"]),
-                "X-Replica": str(os.getpid()),
+                "X-Replica": self.replica_id,
                 "X-Render-Seconds": f"{time.perf_counter() - t0:.4f}",
             }
             return Response(data, media_type=MEDIA_TYPES[item.fmt], headers=headers)
@@ -282,15 +313,46 @@ class RenderReplica:
         fmt = params.get("format", "png")
         if fmt not in MEDIA_TYPES:
             raise HttpError(400, f"format {fmt!r} is not one of {', '.join(MEDIA_TYPES)}")
-        return RenderItem(z, psi, size, window, fmt)
+        mix, t = self.mix_of(z, params)
+        return RenderItem(z, psi, size, window, fmt, mix, t)
+
+    def latent_of(self, text: str) -> np.ndarray:
+        """A seed, or ``bank:N``: a row of the bundle's latent bank."""
+        if not text.startswith("bank:"):
+            return latent_from_seed(parse_seed(text), self.iface.z_dim)
+        from ..core.latent_bank import read_bundle_bank, select
+
+        if not text[5:].isdigit():
+            raise HttpError(400, f"{text!r}: bank:N takes one row index (e.g. bank:3)")
+        z, _ = select(read_bundle_bank(self.gen.bundle.path, self.gen.bundle.manifest), text[5:], str(self.opts.bundle))
+        return self.gen.check_latents(z)
+
+    def mix_of(self, z: np.ndarray, params: dict[str, str]) -> tuple[np.ndarray | None, float]:
+        """``mix`` (the other latent) and ``t`` in [0, 1], checked as ``render --interpolate`` checks them."""
+        if ("mix" in params) != ("t" in params):
+            raise HttpError(400, "mix and t go together: mix=SEED_B (or bank:N) and t in [0, 1]")
+        if "mix" not in params:
+            return None, 0.0
+        from ..app.interpolation import check_endpoints, check_ts
+
+        try:
+            t = float(params["t"])
+        except ValueError:
+            raise HttpError(400, f"t {params['t']!r} is not a number in [0, 1]") from None
+        t = float(check_ts([t])[0])
+        mix = self.latent_of(params["mix"])
+        check_endpoints(z, mix, ("seed", "mix"))
+        return mix, t
 
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "replica": os.getpid(),
+            "replica": self.replica_id,
+            **({"pid": os.getpid()} if self.opts.debug else {}),  # a process id only for --debug
             "backend": self.gen.backend,
             "family": self.iface.family,
             "served": self.served,
+            "cancelled": self.cancelled_renders,
             "theta_cache": self.cache.stats(),
             # replicas run the torch-free runtime: the export stack never loads here
             "torch_imported": "torch" in sys.modules,
@@ -306,7 +368,8 @@ class RenderReplica:
     def render_now(self, items: list[RenderItem]) -> list[Any]:
         try:
             keys = [item.theta_key() for item in items]
-            thetas, hits = self.thetas(items, keys)
+            ends = [replace(item, z=item.mix, mix=None) for item in items if item.mix is not None]
+            thetas, hits = self.thetas(items + ends, keys + [end.theta_key() for end in ends])
         except Exception as e:  # noqa: BLE001 - the whole batch shares the hypernetwork call
             return [e] * len(items)
         groups: dict[tuple, list[int]] = {}
@@ -321,7 +384,15 @@ class RenderReplica:
                     if plan.pieces > 1:
                         raise HttpError(413, f"size {size[0]}x{size[1]} needs {plan.pieces} tiles to stay within the memory "
                                              f"budget of {self.gen.max_memory} bytes; this service refuses tiled renders (oversize=refuse)")
-                images = self.gen.render_on(np.stack([thetas[keys[i]] for i in rows]), grid)
+                # every requester of this (size, window) gone (504): stop between tiles
+                self.gen.cancelled = lambda rows=rows: all(items[i].cancel.is_set() for i in rows)
+                try:
+                    images = self.gen.render_on(np.stack([self.theta_of(items[i], keys[i], thetas) for i in rows]), grid)
+                except RenderCancelled:
+                    self.cancelled_renders += 1
+                    raise
+                finally:
+                    self.gen.cancelled = None
                 for i, image in zip(rows, images):
                     meta = {"theta_cache": "hit" if keys[i] in hits else "miss", "batch": len(items)}
                     results[i] = (encode(image, items[i].fmt, self.iface.display), meta)
@@ -329,6 +400,16 @@ class RenderReplica:
                 for i in rows:
                     results[i] = e
         return results
+
+    @staticmethod
+    def theta_of(item: RenderItem, key: bytes, thetas: dict[bytes, np.ndarray]) -> np.ndarray:
+        """θ of an item; for a mix, the blend of its two ends' θ (the CLI's θ-space lerp)."""
+        if item.mix is None:
+            return thetas[key]
+        from ..app.interpolation import lerp
+
+        end = replace(item, z=item.mix, mix=None).theta_key()
+        return lerp(thetas[key], thetas[end], item.t).astype(np.float32)
 
     def thetas(self, items: list[RenderItem], keys: list[bytes]) -> tuple[dict[bytes, np.ndarray], set[bytes]]:
         """θ of every item: from the cache, the rest in one hypernetwork call (a latent twice
@@ -465,8 +546,8 @@ def run_service(opts: ServeOptions, log: Callable[[str], None] | None = None,
     # what a replica would refuse is refused here, with one line, before any cluster starts
     probe = open_bundle(opts.bundle, backend=opts.backend, threads=1, max_memory=opts.max_memory)
     opts = replace(opts, bundle=Path(opts.bundle).resolve(), backend=probe.backend)
-    if opts.host not in LOOPBACK:
-        log(f"serve: WARNING: listening on {opts.host}:{opts.port}; this service has no authentication: "
+    if opts.host not in LOOPBACK and opts.token is None:
+        log(f"serve: WARNING: listening on {opts.host}:{opts.port} without --token: "
             "anyone who can reach this address can use it")
     check_port_free(opts.host, opts.port)
     if opts.address is not None:

@@ -19,6 +19,11 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--views", type=a.positive, default=8, help="k views of one latent for the amortised cost (default 8)")
     b.add_argument("--macs-only", action="store_true", help="count MACs only, no timing")
     b.add_argument("--quick", action="store_true", help="one timed run per point and a small sgemm (seconds; for tests)")
+    b.add_argument("--device", default="cpu", help="torch backend: cpu (default), cuda or cuda:N; other backends: cpu")
+    b.add_argument("--compile", action="store_true",
+                   help="torch backend on CUDA: torch.compile with CUDA graphs (first call per size timed apart)")
+    b.add_argument("--analytic-macs", action="store_true",
+                   help="MACs from the config only: skip the ONNX export (and so the ONNX backends and the counted MACs)")
     b.add_argument("-o", "--out", type=Path, default=None, help="output directory (default bench_<name>)")
     b.add_argument("--force", action="store_true")
     a.common(b)
@@ -42,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         views=args.views,
         force=args.force,
         max_memory=args.max_memory,
+        device=args.device,
+        compile=args.compile,
+        analytic_macs=args.analytic_macs,
     )
     check_options(opts_b)
     out = run_bench(opts_b)

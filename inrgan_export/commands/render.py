@@ -23,7 +23,12 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--size", type=a.size, default=None, help="HxW or N (default: native size)")
     r.add_argument("--window", type=a.window, default=Window(), help="X0,Y0,X1,Y1 in native-image units (default 0,0,1,1)")
     r.add_argument("--backend", default=None, help="torch (checkpoints) or a bundle backend: onnxruntime")
-    r.add_argument("--device", default="CPU", help="backend device (CPU; CUDA for onnxruntime where available)")
+    r.add_argument("--device", default="CPU",
+                   help="backend device: torch: cpu, cuda, cuda:N (refused in one line when absent); bundles: CPU")
+    r.add_argument("--precision", default=None, choices=["fp32", "fp16", "bf16"],
+                   help="torch backend: fp32 (default) or fp16/bf16 autocast (recorded in the PNG's text)")
+    r.add_argument("--compile", action="store_true",
+                   help="torch backend on CUDA: torch.compile with CUDA graphs, one graph per size (refused on CPU)")
     r.add_argument("--truncation", type=a.psi, default=None, metavar="PSI",
                    help="truncation ψ for generators that take it (sg2 family; default 1 = none)")
     r.add_argument("--allow-failed-parity", action="store_true",
@@ -33,6 +38,9 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--allow-nonfinite", action="store_true",
                    help="write images that hold NaN or Inf (default: refused, naming the first bad pixel)")
     a.common(r)
+    from ..app.motion import add_motion_arguments  # render --interpolate / --animate
+
+    add_motion_arguments(r)
 
 
 #: what a seed list longer than render's limit should use instead
@@ -59,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         allow_nonfinite=args.allow_nonfinite,
         allow_failed_parity=args.allow_failed_parity,
+        precision=args.precision,
+        compile=args.compile,
     )
+    from ..app.motion import motion_options, render_motion
     from ..app.render import render
 
-    render(opts_r)
+    motion = motion_options(args)
+    render_motion(opts_r, motion) if motion is not None else render(opts_r)
     return 0

@@ -25,6 +25,7 @@ def add_arguments(m: argparse.ArgumentParser) -> None:
     m.add_argument("--batch", type=a.positive, default=8, help="seeds per worker batch (default 8)")
     m.add_argument("--cpus", type=a.positive, default=None, help="CPUs of the local cluster (default: all)")
     m.add_argument("--max-memory", type=a.memory, default=None, metavar="BYTES", help="activation budget per worker render")
+    m.add_argument("--wait", action="store_true", help="another render-many writing into -o: wait for it (default: refuse)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         cpus=args.cpus,
         max_memory=args.max_memory,
+        wait=args.wait,
     )
     result = render_many(opts_m)
     print(f"render-many: {result.rendered} rendered, {result.skipped} already complete, "

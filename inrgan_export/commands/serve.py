@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..app.options import ServeOptions
+from ..core.errors import UsageError
 from . import args as a
 
 HELP = "an HTTP render service of a bundle on Ray Serve (GET/POST /render, /healthz, /info)"
@@ -12,7 +13,9 @@ HELP = "an HTTP render service of a bundle on Ray Serve (GET/POST /render, /heal
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("bundle", type=Path)
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; the service has no authentication)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond it, give --token)")
+    s.add_argument("--token", default=None, metavar="FILE",
+                   help="a file holding a bearer token: /render and /info then need 'Authorization: Bearer TOKEN' (else 401)")
     s.add_argument("--port", type=a.positive, default=8000, help="HTTP port (default 8000)")
     s.add_argument("--replicas", type=a.positive, default=1, help="replicas, each with the bundle open and its own θ cache (default 1)")
     s.add_argument("--address", default=None, help="existing cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
@@ -55,5 +58,26 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         max_queued=args.max_queued,
         cpus=args.cpus,
+        debug=args.debug,
+        token=read_token(args.token),
     ))
     return 0
+
+
+def read_token(path: str | None) -> str | None:
+    """``serve --token FILE``: the token from a file (never on the command line, where other
+    users of the machine see it in the process list)."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(4097)
+    except OSError as e:
+        raise UsageError(f"--token {path}: cannot read it ({e.strerror or type(e).__name__})") from None
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        token = ""
+    if not 16 <= len(token) <= 4096 or any(c.isspace() or not c.isprintable() for c in token):
+        raise UsageError(f"--token {path} must hold one token of 16 to 4096 printable ASCII characters without spaces")
+    return token

@@ -39,6 +39,7 @@ from typing import Any
 from ..core.errors import BackendUnavailable, InrganError
 from ..core.log import info, step
 from ..core.manifest import GRAPHS
+from ..backends.program_probe import record_good
 from ..backends.trt_profiles import ResolutionRange, dim_ranges, resolve_range
 from . import CompileContext, CompileResult, RuntimeSpec, Target
 
@@ -96,6 +97,7 @@ class ExecuTorchTarget(Target):
                       f"batch {rng.max_batch})", path):
                 program = lower(graph, model, ctx.family.export_spec, bounds, to_edge, partitioner, opts.debug)
                 path.write_bytes(program.buffer)
+                record_good(path)  # written here: no child process needs to probe it before it loads
             planned[graph.name] = planned_bytes(program)
             graphs[graph.name] = {"pte": path.name, "inputs": [t.to_manifest() for t in graph.inputs],
                                   "outputs": [t.to_manifest() for t in graph.outputs]}

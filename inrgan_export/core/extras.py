@@ -12,6 +12,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tensorrt": ("tensorrt", "cuda"),
     "cluster": ("ray",),
     "mobile": ("executorch", "torch"),  # ExecuTorch's exporter and Python runtime need torch
+    "video": ("av",),
 }
 
 

@@ -169,9 +169,10 @@ def check_finite(images: np.ndarray, labels: Sequence[str], first_index: int = 0
 
 
 def write_images(out: Path, images: np.ndarray, labels: Sequence[str], display: DisplayMapping,
-                 force: bool = True, allow_nonfinite: bool = False) -> list[Path]:
-    """Write ``.npy`` (raw float32 [N, 3, H, W], one file) or PNG (one file per image); all
-    files are written to temporaries first and published together (all or nothing)."""
+                 force: bool = True, allow_nonfinite: bool = False, text: dict[str, str] | None = None) -> list[Path]:
+    """Write ``.npy`` (raw float32 [N, 3, H, W], one file) or PNG (one file per image, with
+    ``text`` as tEXt chunks); all files are written to temporaries first and published
+    together (all or nothing)."""
     out = Path(out)
     kind = output_kind(out)
     paths = [out] if kind == "npy" else output_paths(out, labels)
@@ -186,14 +187,19 @@ def write_images(out: Path, images: np.ndarray, labels: Sequence[str], display: 
             pairs.append((tmp, out))
             np.save(tmp, np.asarray(images, dtype=np.float32), allow_pickle=False)
         else:
-            from PIL import Image
+            from PIL import Image, PngImagePlugin
 
+            info = None
+            if text:
+                info = PngImagePlugin.PngInfo()
+                for key, value in text.items():
+                    info.add_text(key, value)
             with np.errstate(invalid="ignore"):
                 pixels = to_uint8(images, display)
             for img, path in zip(pixels, paths):
                 tmp = temp_path(path)
                 pairs.append((tmp, path))
-                Image.fromarray(img, "RGB").save(tmp, format="PNG")
+                Image.fromarray(img, "RGB").save(tmp, format="PNG", pnginfo=info)
     except OSError as e:
         discard(pairs)
         raise write_error(pairs[-1][1] if pairs else out, e) from None
@@ -216,7 +222,7 @@ def _chunk(f, kind: bytes, data: bytes) -> None:
 
 
 def write_png_streamed(path: Path, image: np.ndarray, display: DisplayMapping, rows_per_band: int,
-                       level: int = 6) -> None:
+                       level: int = 6, text: dict[str, str] | None = None) -> None:
     """An 8-bit RGB PNG of a [3, H, W] raw image read ``rows_per_band`` rows at a time (a memory
     map works): each row with the PNG filter (None, Sub, Up, Average, Paeth) whose output has
     the smallest sum of absolute values (libpng's heuristic; without filters the file was 2.2x
@@ -228,6 +234,8 @@ def write_png_streamed(path: Path, image: np.ndarray, display: DisplayMapping, r
     with open(path, "wb") as f:
         f.write(PNG_SIGNATURE)
         _chunk(f, b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        for key, value in (text or {}).items():
+            _chunk(f, b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
         for y0 in range(0, h, rows_per_band):
             band = np.asarray(image[:, y0 : y0 + rows_per_band])
             with np.errstate(invalid="ignore"):

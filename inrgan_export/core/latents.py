@@ -56,46 +56,57 @@ def check_npy_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a ``.npy`` header, checked against the file before any data is
     read: the declared array must be a plain numeric one whose bytes the file holds (a header
     may claim any shape; numpy would allocate it first)."""
-    from numpy.lib import format as npy
-
     path = Path(path)
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
-            version = npy.read_magic(f)
-            width = 2 if version == (1, 0) else 4
-            hlen = int.from_bytes(f.read(width), "little")
-            if hlen > min(MAX_NPY_HEADER, size - f.tell()):  # numpy would read (allocate) it before checking
-                raise ValueError(f"its header declares {hlen:,} bytes (at most {MAX_NPY_HEADER:,}, and within the file)")
-            f.seek(-width, 1)
-            if version == (1, 0):
-                shape, _, dtype = npy.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, _, dtype = npy.read_array_header_2_0(f)
-            else:
-                raise ValueError(f"format version {version[0]}.{version[1]} (this tool reads 1.0 and 2.0)")
-            offset = f.tell()
+            return npy_header_of(f, size, f"latent file {path}")
     except FileNotFoundError:
         raise UsageError(f"latent file {path} does not exist") from None
+
+
+def npy_header_of(f, size: int, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """:func:`check_npy_header` on an open binary file of ``size`` bytes (a file, or a request
+    body in memory); ``what`` names it in the one-line error."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(f)
+        width = 2 if version == (1, 0) else 4
+        hlen = int.from_bytes(f.read(width), "little")
+        if hlen > min(MAX_NPY_HEADER, size - f.tell()):  # numpy would read (allocate) it before checking
+            raise ValueError(f"its header declares {hlen:,} bytes (at most {MAX_NPY_HEADER:,}, and within the file)")
+        f.seek(-width, 1)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = npy.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"format version {version[0]}.{version[1]} (this tool reads 1.0 and 2.0)")
+        offset = f.tell()
     except Exception as e:  # noqa: BLE001 - numpy's header parser fails in many ways on a damaged (bounded) header
-        raise UsageError(f"latent file {path} is not a plain .npy array: {str(e).splitlines()[0][:120] if str(e).strip() else type(e).__name__}") from None
+        raise UsageError(f"{what} is not a plain .npy array: {str(e).splitlines()[0][:120] if str(e).strip() else type(e).__name__}") from None
     if dtype.hasobject:
-        raise UsageError(f"latent file {path} is not a plain .npy array: it holds Python objects (dtype {dtype}); expected float32")
+        raise UsageError(f"{what} is not a plain .npy array: it holds Python objects (dtype {dtype}); expected float32")
     count = 1
     for n in shape:
         count *= n
     declared = count * dtype.itemsize
     if declared > size - offset:
         raise ShapeError(
-            f"latent file {path} declares shape {list(shape)} of {dtype} ({declared:,} bytes) but holds {size - offset:,} bytes of data"
+            f"{what} declares shape {list(shape)} of {dtype} ({declared:,} bytes) but holds {size - offset:,} bytes of data"
         )
     return tuple(shape), dtype
 
 
-def load_latents(path: str | Path, z_dim: int) -> np.ndarray:
+def load_latents(path: str | Path, z_dim: int, max_rows: int | None = None) -> np.ndarray:
     """A ``.npy`` of float latents [N, z_dim] (or one [z_dim] vector); never unpickles, and
-    reads the data only after its header was checked against the file size."""
-    check_npy_header(path)
+    reads the data only after its header was checked against the file size (and, with
+    ``max_rows``, its row count against that limit)."""
+    shape, _ = check_npy_header(path)
+    if max_rows is not None and len(shape) == 2 and shape[0] > max_rows:
+        raise UsageError(f"latent file {path} has {shape[0]:,} rows; render takes at most {max_rows} latents per run "
+                         "(as --seed): split the file, or render large sets with render-many")
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -138,14 +138,15 @@ class _LineProgress:
 
 
 def progress(total: int, desc: str):
-    """A tqdm bar on a terminal, periodic lines otherwise."""
-    if QUIET:
+    """A tqdm bar on a terminal, periodic lines otherwise (and where tqdm is not installed:
+    the PyTorch path runs on machines with torch and numpy only)."""
+    try:
         from tqdm import tqdm
-
+    except ImportError:
+        return _LineProgress(total, desc)  # silent under QUIET too: it prints through info()
+    if QUIET:
         return tqdm(total=total, disable=True)
     if stream().isatty():
-        from tqdm import tqdm
-
         class _Bar(tqdm):  # a moving bar counts as said: no heartbeat line under it
             def update(self, n: float | None = 1) -> bool | None:
                 _said()

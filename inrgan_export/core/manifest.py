@@ -112,6 +112,63 @@ def _check_finite(value: Any, where: str) -> None:
             _check_finite(v, f"{where}[{i}]")
 
 
+#: hard limits on the manifest numbers that size work (far above any real generator: the
+#: paper's church model has 3 blocks, z_dim 512, θ of ~106k floats, native 256); a number past
+#: one is a damaged or hostile manifest, refused before anything is allocated from it
+LIMITS = {"num_blocks": 16, "z_dim": 1 << 16, "theta_dim": 1 << 28, "native": 1 << 15, "bytes_per_pixel": 1 << 30}
+
+
+def check_limits(d: Mapping[str, Any], layout: GridLayout, n_bpp: int, where: str) -> None:
+    """Every work-sizing number of the interface within :data:`LIMITS`, naming the field."""
+    # where: "<manifest path>: interface"; the field is named as its full path below it
+    prefix, _, section = where.rpartition(": ")
+    say = f"{prefix}: " if prefix else ""
+    where = section
+    rule = f"{where}.grid.size_rule"
+    checks = [(f"{rule}.num_blocks", layout.num_blocks, LIMITS["num_blocks"]),
+              (f"{rule}.native", getattr(layout.size_rule, "native", 1), LIMITS["native"]),
+              (f"{where}.z_dim", d.get("z_dim"), LIMITS["z_dim"]),
+              (f"{where}.theta_dim", d.get("theta_dim"), LIMITS["theta_dim"])]
+    for field_name, value, limit in checks:
+        if isinstance(value, int) and not 1 <= value <= limit:
+            raise BundleError(f"{say}field '{field_name}' is {value}; this version reads 1 to {limit}")
+    bpp = d["memory"]["bytes_per_pixel"]
+    if n_bpp != layout.num_blocks:
+        raise BundleError(f"{say}field '{where}.memory.bytes_per_pixel' has {n_bpp} values but "
+                          f"'{rule}.num_blocks' is {layout.num_blocks}; expected one per block")
+    if max(bpp) > LIMITS["bytes_per_pixel"]:
+        raise BundleError(f"{say}field '{where}.memory.bytes_per_pixel' holds {max(bpp)}; this version reads at most {LIMITS['bytes_per_pixel']}")
+    up = getattr(layout.size_rule, "upsample_block_idx", 0)
+    if not 0 <= up < layout.num_blocks:
+        raise BundleError(f"{say}field '{rule}.upsample_block_idx' is {up}; expected 0 to {layout.num_blocks - 1}")
+    for e in layout.edges:
+        if len(e) != 2 or not all(isinstance(b, int) and 0 <= b < layout.num_blocks for b in e):
+            raise BundleError(f"{say}field '{where}.grid.resample.edges' holds {_short(list(e))}; "
+                              f"expected [source, destination] blocks 0 to {layout.num_blocks - 1}")
+    if layout.resample_mode not in ("nearest", "bilinear"):
+        raise BundleError(f"{say}field '{where}.grid.resample.mode' is {_short(layout.resample_mode)}; expected nearest or bilinear")
+
+
+def _display(d: Any, where: str) -> DisplayMapping:
+    """``display``: clamp [low, high], scale and offset, finite numbers (a string or a list of
+    three is a damaged manifest, named)."""
+    if d is None:
+        return DisplayMapping.from_manifest(None)
+    if not isinstance(d, MappingABC):
+        raise BundleError(f"{where}: field 'display' is {_short(d)}; expected an object")
+    clamp = d.get("clamp", [-1.0, 1.0])
+    if not (isinstance(clamp, (list, tuple)) and len(clamp) == 2 and all(_number(v) for v in clamp) and clamp[0] < clamp[1]):
+        raise BundleError(f"{where}.display: field 'clamp' is {_short(clamp)}; expected [low, high] numbers, low < high")
+    for key in ("scale", "offset"):
+        if key in d and not _number(d[key]):
+            raise BundleError(f"{where}.display: field '{key}' is {_short(d[key])}; expected a number")
+    return DisplayMapping.from_manifest(d)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 # ------------------------------------------------------------------ parts
 @dataclass(frozen=True)
 class Interface:
@@ -165,10 +222,14 @@ class Interface:
         if sr is not None and not (isinstance(sr, list) and len(sr) == 2):
             raise BundleError(f"{where}: field 'size_range' is {_short(sr)}; expected [[h0, w0], [h1, w1]] or null")
         orange = d.get("output_range")
+        if orange is not None and not (isinstance(orange, list) and len(orange) == 2
+                                       and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in orange)):
+            raise BundleError(f"{where}: field 'output_range' is {_short(orange)}; expected [low, high] numbers or null")
         try:
             layout = GridLayout.from_manifest(_need(d, "grid", dict, where))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise BundleError(f"{where}.grid: {type(e).__name__} {e}; not a grid layout this version reads") from None
+        check_limits(d, layout, len(bpp), where)
         return cls(
             family=_need(d, "family", str, where),
             z_dim=_positive_int(d, "z_dim", where),
@@ -179,7 +240,7 @@ class Interface:
             layout=layout,
             bytes_per_pixel=tuple(int(v) for v in bpp),
             native_size=_size(d, "native_size", where),
-            display=DisplayMapping.from_manifest(d.get("display")),
+            display=_display(d.get("display"), where),
             output_range=(float(orange[0]), float(orange[1])) if orange else None,
             size_range=(_size({"lo": sr[0]}, "lo", f"{where}.size_range"), _size({"hi": sr[1]}, "hi", f"{where}.size_range"))
             if sr else None,

@@ -183,10 +183,14 @@ def load_source(src: str) -> Checkpoint:
     return load_checkpoint(src)
 
 
-def open_checkpoint(src: str, max_memory: int | None = None, threads: int | None = None):
+def open_checkpoint(src: str, max_memory: int | None = None, threads: int | None = None, device: str | None = "cpu",
+                    precision: str = "fp32", compile: bool = False):
     """The PyTorch reference (:class:`~inrgan_export.load.torch_backend.TorchGenerator`)
-    for a checkpoint path, ``.pkl`` or ``demo:<preset>``."""
-    from .torch_backend import TorchGenerator
+    for a checkpoint path, ``.pkl`` or ``demo:<preset>``, on ``device`` (cpu, cuda, cuda:N;
+    refused in one line before the checkpoint is read when that device is not here)."""
+    from .torch_backend import TorchGenerator, check_run_options, cuda_facts, resolve_device
 
+    check_run_options(resolve_device(device, cuda_facts()), precision, compile)
     ckpt = load_source(src)
-    return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads)
+    return TorchGenerator(ckpt.build(), ckpt.family_spec, max_memory=max_memory, threads=threads, device=device,
+                          precision=precision, compile=compile)

@@ -40,11 +40,13 @@ def macs_plot(results: dict[str, Any], path: Path) -> Path:
     side = [r["pixels"] ** 0.5 for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
     ax.plot(side, [r["inr_macs_analytic"] / 1e9 for r in rows], "-", color="C0", label="INR (analytic)")
-    ax.plot(side, [r["inr_macs_counted"] / 1e9 for r in rows], "o", color="C0", mfc="none", label="INR (counted from ONNX)")
+    if rows[0]["inr_macs_counted"] is not None:  # None: no ONNX export on this machine
+        ax.plot(side, [r["inr_macs_counted"] / 1e9 for r in rows], "o", color="C0", mfc="none", label="INR (counted from ONNX)")
     if rows[0]["stylegan2_baseline_macs"]:
         ax.plot(side, [r["stylegan2_baseline_macs"] / 1e9 for r in rows], "s--", color="C3",
                 label=f"StyleGAN2 (renders {results['native'][0]}², then resamples)")
-    ax.plot(side, [r["hypernet_macs_counted"] / 1e9 for r in rows], ":", color="C2", label="hypernetwork (once per latent)")
+    ax.plot(side, [(r["hypernet_macs_counted"] or r["hypernet_macs_analytic"]) / 1e9 for r in rows], ":", color="C2",
+            label="hypernetwork (once per latent)")
     ax.axvline(results["native"][0], color="0.7", lw=0.8)
     return _finish(fig, ax, path, "GMACs per image", f"MACs vs resolution — {results['source']}")
 

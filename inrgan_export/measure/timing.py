@@ -42,19 +42,46 @@ def measure(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, min_tim
     return Timing(float(med), float(q1), float(q3), len(times), warmup)
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1) -> dict[str, list[float]]:
-    """Every path once per round, in the same order each round: {path: [seconds per round]}.
-    Ratios of two paths are best taken per round (both saw the same machine state)."""
+def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1,
+                      rotate: bool = False, calls: dict[str, int] | None = None) -> dict[str, list[float]]:
+    """Every path once per round: {path: [seconds per round]}. Ratios of two paths are best
+    taken per round (both saw the same machine state). ``rotate``: each round starts one path
+    later (no path always runs first, e.g. after a cold page cache or an idle core);
+    ``calls``: a path runs that many times per round and its time is the mean per call (for
+    calls too short for one clock reading, see :func:`calls_for`)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
+    names = list(fns)
+    calls = calls or {}
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)] if rotate and names else names
+        for name in order:
+            fn, n = fns[name], calls.get(name, 1)
             t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t) / n)
     return times
+
+
+def calls_for(fn: Callable[[], object], seconds: float = 0.02) -> int:
+    """How many calls of ``fn`` take about ``seconds`` (at least 1), from one timed call."""
+    t = time.perf_counter()
+    fn()
+    return max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
+
+
+def spread(values: list[float], keep: bool = False) -> dict:
+    """Median, quartiles, extremes and count of any measured quantity (images/s, latencies);
+    ``keep`` adds the values themselves."""
+    v = np.sort(np.asarray(values, dtype=float))
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    out = {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(v[0]), "max": float(v[-1]), "n": int(v.size)}
+    if keep:
+        out["values"] = [float(x) for x in v]
+    return out
 
 
 def summarize(ts: list[float], warmup: int = 1) -> Timing:
@@ -104,3 +131,20 @@ def sgemm_paths(threads: int | None = None, n: int = 4096) -> dict[str, tuple[fl
     paths["sgemm onnxruntime"] = (2.0 * n**3, lambda: sess.run(None, feeds))
     del onnx
     return paths
+
+
+def gemm_paths_cuda(device: str, precision: str, n: int = 4096) -> dict[str, tuple[float, Callable[[], object]]]:
+    """A square GEMM on the GPU at the bench's precision (fp32, or fp16/bf16 tensors), each
+    call synchronised: the practical peak the INR's matmuls are measured against."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    gen = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, generator=gen, device=device).to(dtype)
+    b = torch.randn(n, n, generator=gen, device=device).to(dtype)
+
+    def run() -> None:
+        torch.mm(a, b)
+        torch.cuda.synchronize(device)
+
+    return {f"gemm torch {device} {precision}": (2.0 * n**3, run)}

@@ -7,10 +7,12 @@ window reaching 25 % beyond it. Our
 runtimes enter as :class:`GeneratorRunner` (split path: hypernet then INR, with tiling;
 or the fused generator graph); ONNX Runtime also enters as Polygraphy's own
 ``OnnxrtRunner`` on ``generator.onnx``. ``Comparator.run`` collects the outputs and
-``Comparator.compare_accuracy`` applies our gate per runner: FP32 max |diff| ≤ 1e-4;
-reduced precision PSNR ≥ 40 dB against FP32 PyTorch on every grid and for every image of a
-batch (PSNR is per image: the worst image is gated, the median is reported beside it, so one
-bad image among clean ones cannot hide in a batch average); NaN/Inf always fails.
+``Comparator.compare_accuracy`` applies our gate per runner: FP32 max |diff| ≤
+atol · max(1, max |ref|) for every image of a batch (atol = the family's ``parity_atol``,
+1e-4; see :class:`Gate` for why the bound scales with the output); reduced precision PSNR ≥
+40 dB against FP32 PyTorch on every grid and for every image of a batch (PSNR is per image:
+the worst image is gated, the median is reported beside it, so one bad image among clean
+ones cannot hide in a batch average); NaN/Inf always fails. θ is held to the same FP32 rule.
 Every failure is collected before the verdict, with its value and the threshold applied.
 
 Over 400 lines: feeds, runners, gates and the report of one parity comparison; the public names
@@ -31,7 +33,7 @@ import numpy as np
 
 from ..core.errors import BundleError
 from ..core.display import DisplayMapping
-from ..core.manifest import DEFAULT_INT8_WORST_DB
+from ..core.manifest import DEFAULT_INT8_WORST_DB, DEFAULT_PARITY_ATOL
 from ..core.grid import GridInputs, GridLayout, Window
 from ..core.imageio import panel, psnr
 from ..core.grid import PARITY_BATCH, ParityGrid, parity_grids  # noqa: F401  (the grids a parity report covers)
@@ -242,37 +244,144 @@ def expose_wheel_cudart() -> bool:
 
 
 # ------------------------------------------------------------------ gates
+#: the FP32 rule (recorded as parity.gates[path].rule): max |diff| ≤ atol · max(1, max |ref|), per image
+SCALED_RULE = "max_abs_scaled"
+#: the FP32 rule of bundles written before the scaled one: max |diff| ≤ atol
+ABSOLUTE_RULE = "max_abs"
+#: reduced precision and INT8: the worst image's PSNR on the display-mapped picture
+PSNR_RULE = "min_psnr"
+
+
+def relative_error(ref: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    """(max over samples of max |out − ref| / max(1, max |ref|), that sample's max |ref|).
+
+    Samples are axis 0 (the images of a batch, the θ rows of a latent bank): each is judged
+    against its own range, as PSNR is per image, so a large-range image cannot loosen the
+    bound of a small-range one beside it. NaN/Inf are the caller's to catch."""
+    ref64 = np.asarray(ref, dtype=np.float64)
+    out64 = np.asarray(out, dtype=np.float64)
+    if ref64.ndim < 2:
+        ref64, out64 = ref64.reshape(1, -1), out64.reshape(1, -1)
+    n = ref64.shape[0]
+    diff = np.abs(out64 - ref64).reshape(n, -1).max(axis=1)
+    peak = np.abs(ref64).reshape(n, -1).max(axis=1)
+    rel = diff / np.maximum(1.0, peak)
+    worst = int(np.argmax(rel))
+    return float(rel[worst]), float(peak[worst])
+
+
 @dataclass(frozen=True)
 class Gate:
-    """FP32: max |diff| ≤ atol. Reduced precision: PSNR ≥ min_psnr. NaN/Inf always fails."""
+    """FP32: max |diff| ≤ atol · max(1, max |ref|), per image. Reduced precision: PSNR ≥
+    min_psnr. NaN/Inf always fails.
+
+    Why the FP32 bound scales with the output: float32 rounds each value to ~6e-8 of its
+    own magnitude, so the error an exact export accumulates grows with the output's range.
+    A trained generator's range is a property of the model (the authors' released
+    generators reach ±16.8), and an absolute 1e-4 refused correct exports of them (1.2e-4 max
+    abs, 6e-6 of the range). The floor of 1 keeps the old bound for images in [-1, 1], so no
+    model in that range is judged more loosely than before. Max-based rather than a PSNR
+    against the range: one wrong pixel fails it, which a mean-based figure can average away.
+    ``scaled=False`` is the absolute rule that bundles written before recorded."""
 
     precision: str
     atol: float | None = None
     min_psnr: float | None = None
+    scaled: bool = True
+
+    @property
+    def rule(self) -> str:
+        return PSNR_RULE if self.atol is None else (SCALED_RULE if self.scaled else ABSOLUTE_RULE)
 
     def describe(self) -> str:
-        return f"max abs ≤ {self.atol:g}" if self.atol is not None else f"PSNR ≥ {self.min_psnr:g} dB"
+        if self.atol is None:
+            return f"PSNR ≥ {self.min_psnr:g} dB"
+        return f"max abs ≤ {self.atol:g}" + ("·max(1, max|ref|)" if self.scaled else "")
 
-    def passes(self, max_abs: float, psnr_db: float, bad: bool) -> bool:
-        if bad:
+    def limit(self, ref_max_abs: float) -> float | None:
+        """The max |diff| allowed on an image whose reference peaks at ``ref_max_abs``."""
+        if self.atol is None:
+            return None
+        return self.atol * max(1.0, ref_max_abs) if self.scaled else self.atol
+
+    def passes(self, c: "Comparison") -> bool:
+        if c.nan_inf:
             return False
-        if self.atol is not None and not max_abs <= self.atol:
-            return False
-        if self.min_psnr is not None and not psnr_db >= self.min_psnr:
+        if self.atol is not None:
+            err = c.max_rel if self.scaled else c.max_abs
+            if not err <= self.atol:
+                return False
+        if self.min_psnr is not None and not c.psnr_worst_db >= self.min_psnr:
             return False
         return True
 
     def to_json(self) -> dict:
-        return {"precision": self.precision, "max_abs": self.atol, "min_psnr_db": self.min_psnr, "nan_inf": "fails"}
+        d = {"precision": self.precision, "rule": self.rule, "min_psnr_db": self.min_psnr, "nan_inf": "fails"}
+        if self.atol is not None:
+            d["atol"] = self.atol
+            d["bound"] = ("max|out - ref| <= atol * max(1, max|ref|), per image" if self.scaled
+                          else "max|out - ref| <= atol")
+        return d
+
+    @classmethod
+    def from_json(cls, recorded: Mapping) -> "Gate":
+        """The gate a manifest's ``parity.gates`` entry records; entries without ``rule``
+        (bundles written before it) hold the absolute rule under ``max_abs``."""
+        precision = str(recorded.get("precision", "fp32"))
+        rule = recorded.get("rule")
+
+        def number(key: str) -> float | None:
+            v = recorded.get(key)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+        if rule is None and number("max_abs") is not None:
+            return cls(precision, atol=number("max_abs"), scaled=False)
+        if rule in (None, PSNR_RULE) and number("min_psnr_db") is not None:
+            return cls(precision, min_psnr=number("min_psnr_db"))
+        if rule in (SCALED_RULE, ABSOLUTE_RULE) and (number("atol") or 0) > 0:
+            return cls(precision, atol=number("atol"), scaled=rule == SCALED_RULE)
+        raise BundleError(f"parity.gates: rule {rule!r} with atol {recorded.get('atol')!r}, min_psnr_db "
+                          f"{recorded.get('min_psnr_db')!r} is not a gate this version reads (rules: {SCALED_RULE}, "
+                          f"{ABSOLUTE_RULE} with a positive atol; {PSNR_RULE} with min_psnr_db)")
 
 
 def gate_for(precision: str, atol: float, int8_min_psnr: float = DEFAULT_INT8_WORST_DB) -> Gate:
-    """FP32: max abs; fp16/bf16: PSNR ≥ 40 dB; int8: PSNR ≥ the plan's worst-case threshold."""
+    """FP32: max abs scaled to the output; fp16/bf16: PSNR ≥ 40 dB; int8: PSNR ≥ the plan's
+    worst-case threshold. PSNR is taken on the display-mapped picture (0..255 before
+    rounding), a fixed peak: it is relative to the displayed range already."""
     if precision == "fp32":
         return Gate(precision, atol=atol)
     if precision == "int8":
         return Gate(precision, min_psnr=int8_min_psnr)
     return Gate(precision, min_psnr=REDUCED_PSNR_DB)
+
+
+def verdict_changes(recorded: Mapping | None, report: "ParityReport") -> str | None:
+    """One line when a verdict recomputed now differs from the one the bundle records (a
+    bundle judged by the absolute rule it was written with, re-judged by the scaled one),
+    else None. The bundle keeps its recorded verdict; re-export it to record the new one."""
+    if not isinstance(recorded, Mapping):
+        return None
+    paths = recorded.get("paths") if isinstance(recorded.get("paths"), Mapping) else {}
+    gates = recorded.get("gates") if isinstance(recorded.get("gates"), Mapping) else {}
+    changes = []
+    for name, now in report.verdicts().items():
+        before = paths.get(name, {}).get("passed") if isinstance(paths.get(name), Mapping) else None
+        if before is None and not paths and isinstance(recorded.get("passed"), bool):
+            before = recorded["passed"]  # bundles written before per-path verdicts
+        if not isinstance(before, bool) or before == now["passed"]:
+            continue
+        g = gates.get(name)
+        try:
+            old = Gate.from_json(g).describe() if isinstance(g, Mapping) else "its recorded gate"
+        except BundleError:
+            old = "its recorded gate"
+        new = report.gates.get(name, {}).get("description", "")
+        changes.append(f"{name} {'PASS' if before else 'FAIL'} → {'PASS' if now['passed'] else 'FAIL'} "
+                       f"(recorded under {old}; now {new})")
+    if not changes:
+        return None
+    return "verdict changed from the one recorded in the bundle: " + "; ".join(changes)
 
 
 # ------------------------------------------------------------------ report
@@ -292,6 +401,9 @@ class ParityRow:
     gate: str
     passed: bool
     psnr_median_db: float = math.inf  # the median image of the batch
+    max_rel: float = 0.0  # the worst image's max |diff| / max(1, max |ref|) (the FP32 gated figure)
+    ref_max_abs: float = 0.0  # that image's max |ref|
+    limit: float | None = None  # the max |diff| the FP32 gate allowed on that image
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -299,6 +411,7 @@ class ParityRow:
         d["psnr_median_db"] = _json_float(self.psnr_median_db)
         d["max_abs"] = _json_float(self.max_abs)
         d["mean_abs"] = _json_float(self.mean_abs)
+        d["max_rel"] = _json_float(self.max_rel)
         return d
 
 
@@ -325,17 +438,21 @@ class ParityReport:
                 out.append(f"{where}: PSNR {r.psnr_db:.1f} dB (worst image; median {_fmt_psnr(r.psnr_median_db)}) "
                            f"< {r.gate.split('≥ ')[1]}")
             else:
-                out.append(f"{where}: max abs {r.max_abs:.3g} > {r.gate.split('≤ ')[1]}")
+                scale = max(1.0, r.ref_max_abs)
+                worst = r.max_rel * scale if "max|ref|" in r.gate else r.max_abs
+                out.append(f"{where}: max abs {worst:.3g} > {r.limit:.3g}"
+                           + (f" ({r.gate.split('≤ ')[1]}, max|ref| {r.ref_max_abs:.3g})" if "max|ref|" in r.gate and scale > 1 else ""))
         for t in self.theta:
             if not t["passed"]:
                 out.append(f"theta ({t['path']}): " + (f"max abs {t['max_abs']:.3g} > {t['tolerance']:.3g}"
-                                                        if t["tolerance"] is not None else "NaN/Inf"))
+                                                        if t["tolerance"] is not None and t["max_abs"] != "inf" else "NaN/Inf"))
         return out
 
     def summary(self) -> dict:
         return {
             "passed": self.passed,
             "worst_max_abs": max((r.max_abs for r in self.rows), default=0.0),
+            "worst_max_rel": _json_float(max((r.max_rel for r in self.rows if r.precision == "fp32"), default=0.0)),
             "lowest_psnr_db": _json_float(min((r.psnr_db for r in self.rows), default=math.inf)),
             "gates": self.gates,
             "checks": len(self.rows),
@@ -348,14 +465,16 @@ class ParityReport:
         out: dict[str, dict] = {}
         for r in self.rows:
             v = out.setdefault(r.path, {"backend": r.backend, "precision": r.precision, "passed": True, "checks": 0,
-                                        "lowest_psnr_db": math.inf, "worst_max_abs": 0.0})
+                                        "lowest_psnr_db": math.inf, "worst_max_abs": 0.0, "worst_max_rel": 0.0})
             v["passed"] = v["passed"] and r.passed
             v["checks"] += 1
             v["lowest_psnr_db"] = min(v["lowest_psnr_db"], r.psnr_db)
             v["worst_max_abs"] = max(v["worst_max_abs"], r.max_abs)
+            v["worst_max_rel"] = max(v["worst_max_rel"], r.max_rel)
         for v in out.values():
             v["lowest_psnr_db"] = _json_float(v["lowest_psnr_db"])
             v["worst_max_abs"] = _json_float(v["worst_max_abs"])
+            v["worst_max_rel"] = _json_float(v["worst_max_rel"])
         return out
 
     def to_json(self) -> dict:
@@ -379,25 +498,26 @@ class ParityReport:
             "",
             f"Verdict: **{'PASS' if self.passed else 'FAIL'}**",
             "",
-            "| grid | size | window | path | precision | batch | max abs | mean abs | PSNR dB worst | PSNR dB median | result |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| grid | size | window | path | precision | batch | max abs | max rel | max abs ref | mean abs | PSNR dB worst | PSNR dB median | result |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             lines.append(
                 f"| {r.grid} | {r.size} | {r.window} | {r.path} | {r.precision} | {r.batch} | {r.max_abs:.3g} | "
+                f"{r.max_rel:.3g} | {r.ref_max_abs:.3g} | "
                 f"{r.mean_abs:.3g} | {_fmt_psnr(r.psnr_db)} | {_fmt_psnr(r.psnr_median_db)} | {'✓' if r.passed else '✗'} |"
             )
         for t in self.theta:
-            limit = f"tolerance {t['tolerance']:.3g}" if t["tolerance"] is not None else f"{t['precision']}: judged by {t['judged_by']}"
+            limit = f"tolerance {t['tolerance']:.3g}, {t['rule']}" if t["tolerance"] is not None else f"{t['precision']}: judged by {t['judged_by']}"
             lines += ["", f"θ ({t['path']}): max abs {t['max_abs']:.3g} ({limit}) {'✓' if t['passed'] else '✗'}"]
         return "\n".join(lines) + "\n"
 
     def table(self) -> str:
         """backend × precision × grid, compact, for the terminal."""
-        out = [f"{'grid':<12} {'size':<10} {'window':<22} {'path':<31} {'prec':<5} {'b':>2} {'max abs':>9} {'PSNR':>7}  ok"]
+        out = [f"{'grid':<12} {'size':<10} {'window':<22} {'path':<31} {'prec':<5} {'b':>2} {'max abs':>9} {'max rel':>9} {'PSNR':>7}  ok"]
         for r in self.rows:
             out.append(
-                f"{r.grid:<12} {r.size:<10} {r.window:<22} {r.path:<31} {r.precision:<5} {r.batch:>2} {r.max_abs:>9.2e} "
+                f"{r.grid:<12} {r.size:<10} {r.window:<22} {r.path:<31} {r.precision:<5} {r.batch:>2} {r.max_abs:>9.2e} {r.max_rel:>9.2e} "
                 f"{_fmt_psnr(r.psnr_db):>7}  {'✓' if r.passed else '✗'}"
             )
         return "\n".join(out)
@@ -414,13 +534,16 @@ def _json_float(v: float):
 @dataclass(frozen=True)
 class Comparison:
     """One output against its reference. PSNR is per image (axis 0): ``psnr_worst_db`` is the
-    gated figure, ``psnr_median_db`` the typical one."""
+    gated figure, ``psnr_median_db`` the typical one. ``max_rel`` (see :func:`relative_error`)
+    is the FP32 gated figure, ``ref_max_abs`` the max |ref| of the image it comes from."""
 
     max_abs: float
     mean_abs: float
     psnr_worst_db: float
     psnr_median_db: float
     nan_inf: bool
+    max_rel: float = 0.0
+    ref_max_abs: float = 0.0
 
 
 def image_psnrs(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> list[float]:
@@ -431,12 +554,14 @@ def image_psnrs(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> li
 def compare(ref: np.ndarray, out: np.ndarray, display: DisplayMapping) -> Comparison:
     bad = not np.isfinite(out).all()
     if out.shape != ref.shape:
-        return Comparison(math.inf, math.inf, 0.0, 0.0, bad)
+        return Comparison(math.inf, math.inf, 0.0, 0.0, bad, math.inf, 0.0)
     diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
     if bad:
         diff = np.where(np.isfinite(diff), diff, 0.0)
     per_image = image_psnrs(ref, np.nan_to_num(out), display) if ref.ndim == 4 else [psnr(ref, np.nan_to_num(out), display)]
-    return Comparison(float(diff.max()), float(diff.mean()), float(min(per_image)), float(np.median(per_image)), bad)
+    max_rel, ref_peak = relative_error(ref if ref.ndim == 4 else ref[None], np.nan_to_num(out) if ref.ndim == 4 else np.nan_to_num(out)[None])
+    return Comparison(float(diff.max()), float(diff.mean()), float(min(per_image)), float(np.median(per_image)), bad,
+                      max_rel, ref_peak)
 
 
 @dataclass(frozen=True)
@@ -475,11 +600,12 @@ def run_parity(
         cand = by_name[run_iter.runner_name]
         out = np.asarray(run_iter[output_name])
         c = compare(np.asarray(ref_iter[output_name]), out, display)
-        ok = cand.gate.passes(c.max_abs, c.psnr_worst_db, c.nan_inf)
+        ok = cand.gate.passes(c)
         report.rows.append(
             ParityRow(feed.grid.label, f"{feed.grid.size[0]}x{feed.grid.size[1]}", feed.grid.window.text(),
                       cand.backend, cand.precision, cand.path, feed.batch, c.max_abs, c.mean_abs, c.psnr_worst_db,
-                      c.nan_inf, cand.gate.describe(), ok, c.psnr_median_db)
+                      c.nan_inf, cand.gate.describe(), ok, c.psnr_median_db, c.max_rel, c.ref_max_abs,
+                      cand.gate.limit(c.ref_max_abs))
         )
         return OrderedDict({output_name: ok})
 
@@ -515,22 +641,25 @@ def _with_progress(runner, progress):
 
 
 def theta_check(reference: np.ndarray, candidate: np.ndarray, path: str, precision: str = "fp32",
-                rel_tol: float = 1e-4) -> dict:
+                rel_tol: float = DEFAULT_PARITY_ATOL) -> dict:
     """θ of an exported hypernetwork against the reference's.
 
-    FP32 is held to ``rel_tol`` × θ's scale. A reduced-precision hypernetwork (bf16, fp16)
+    FP32 is held to the images' FP32 rule (:class:`Gate`): per latent (row), max |diff| ≤
+    ``rel_tol`` · max(1, max |θ_ref|). A reduced-precision hypernetwork (bf16, fp16)
     is not: its θ differs by roughly the precision's rounding of every layer (bf16: 2⁻⁸
     relative per value), which says nothing by itself about the picture. Its θ is judged by
     its effect on the image instead: the split path renders the reduced-precision θ through
     the INR and that image meets the precision's PSNR gate. The θ difference is still
     reported (and NaN/Inf in θ always fails)."""
-    scale = max(1.0, float(np.abs(reference).max()))
     finite = bool(np.isfinite(candidate).all())
     max_abs = float(np.abs(candidate.astype(np.float64) - reference).max()) if finite else math.inf
+    max_rel, peak = relative_error(reference, candidate) if finite else (math.inf, 0.0)
     gated = precision in ("fp32", "int8")  # INT8 keeps the hypernetwork in FP32
-    tol = rel_tol * scale if gated else None
-    passed = finite and (not gated or max_abs <= tol)
-    return {"path": path, "precision": precision, "max_abs": _json_float(max_abs), "tolerance": tol, "passed": passed,
+    gate = Gate(precision, atol=rel_tol)
+    tol = gate.limit(peak) if gated else None
+    passed = finite and (not gated or max_rel <= rel_tol)
+    return {"path": path, "precision": precision, "max_abs": _json_float(max_abs), "max_rel": _json_float(max_rel),
+            "tolerance": tol, "rule": gate.describe() if gated else None, "passed": passed,
             "judged_by": "max abs" if gated else "the image gate of the split path (θ through the INR)"}
 
 
@@ -645,11 +774,12 @@ def check_runtimes(runtimes, directory: Path, manifest, ref_runner, ref_name: st
             return report, refs
 
 
-def check_thetas(report: ParityReport, runtimes, z_bank: np.ndarray, theta_ref: np.ndarray) -> None:
+def check_thetas(report: ParityReport, runtimes, z_bank: np.ndarray, theta_ref: np.ndarray,
+                 atol: float = DEFAULT_PARITY_ATOL) -> None:
     for rt in runtimes:
         with rt.generator as gen:
             report.theta.append(theta_check(theta_ref, gen.hypernet(z_bank[: theta_ref.shape[0]]), f"{rt.backend} hypernet",
-                                            rt.precision))
+                                            rt.precision, atol))
 
 
 def first_images(runtimes, refs: dict[str, np.ndarray], feeds: list[Feed]):

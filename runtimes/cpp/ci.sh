@@ -18,20 +18,8 @@ python="${1:-${INRGAN_PYTHON:-$repo/.venv/bin/python}}"
 python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
 jobs="${INRGAN_BUILD_JOBS:-2}"
 
-# -- Debian packages (compiler, CMake, Ninja, and the three libraries the runtime links)
-packages=(g++ cmake ninja-build nlohmann-json3-dev libssl-dev libpng-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "ci.sh: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# -- Debian packages (compiler, CMake, Ninja, the libraries the runtime links, unshare)
+"$here/tools/install-debian-packages.sh" ci.sh
 
 # -- the test bundle: exported by the first test run, reused by the second
 build_root="$here/build"
@@ -55,10 +43,15 @@ run_config() {  # name, extra cmake arguments...
   # the Python-backed suite must be registered (it is the one that renders bundles)
   ctest --test-dir "$dir" -N | grep "python_parity_and_errors" >/dev/null \
     || { echo "ci.sh: $name: test python_parity_and_errors is not registered" >&2; exit 1; }
+  # the Release build must also check its install and release archive away from the build
+  if [ "$name" = release ]; then
+    ctest --test-dir "$dir" -N | grep "install_relocated" >/dev/null \
+      || { echo "ci.sh: $name: test install_relocated is not registered" >&2; exit 1; }
+  fi
   ctest --test-dir "$dir" --output-on-failure --no-tests=error
 }
 
 start=$SECONDS
-run_config release -DCMAKE_BUILD_TYPE=Release
+run_config release -DCMAKE_BUILD_TYPE=Release -DINRGAN_BUNDLE_BACKENDS=ON
 run_config asan -DCMAKE_BUILD_TYPE=Debug -DINRGAN_SANITIZE=ON
 echo "ci.sh: release and sanitizer builds passed in $((SECONDS - start)) s"

@@ -191,3 +191,42 @@ def test_an_oversized_input_is_exit_2_not_a_crash(tiny_bundle, tmp_path):
     proc = run_cli("render", tiny_bundle, "--latent", lat, "-o", tmp_path / "o.png", cwd=tmp_path)
     assert_one_line_error(proc, 2)
     assert not (tmp_path / "o.png").exists()
+
+
+# ------------------------------------------------------------------ work bounded by the budget (issue 30)
+def test_a_latent_file_has_the_seed_limit_pointing_to_render_many(tiny_bundle, tmp_path):
+    """Before: --latent had no cap (100k rows peaked at 2 GB, 300k exhausted memory); now the
+    header's row count is refused before the data is read."""
+    from .test_hostile_loaders import run_limited
+
+    np.save(tmp_path / "rows.npy", np.zeros((100_000, 16), np.float32))
+    t = time.monotonic()
+    proc, rss = run_limited(["render", tiny_bundle, "--latent", tmp_path / "rows.npy", "--size", "4x4",
+                             "-o", tmp_path / "x.npy"], tmp_path)
+    assert_one_line_error(proc, 2, "has 100,000 rows", "at most 4096", "render-many")
+    assert time.monotonic() - t < 60 and rss < 400, rss
+    assert not (tmp_path / "x.npy").exists()
+    np.save(tmp_path / "ok.npy", np.zeros((4096, 16), np.float32))  # the limit itself renders
+    proc = run_cli("render", tiny_bundle, "--latent", tmp_path / "ok.npy", "--size", "2x2", "-o", tmp_path / "ok_out.npy",
+                   cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(tmp_path / "ok_out.npy").shape == (4096, 3, 2, 2)
+
+
+def test_the_hypernetwork_runs_latents_in_chunks_within_the_budget(tiny_bundle):
+    """Many latents never reach the hypernetwork at once: with a small budget they run in
+    chunks that fit it, with the same θ as one run."""
+    from inrgan_export import open_bundle
+
+    z = np.random.RandomState(3).randn(300, 16).astype(np.float32)
+    with open_bundle(tiny_bundle) as g:
+        whole = g.hypernet(z)
+    budget = 1 << 20
+    with open_bundle(tiny_bundle, max_memory=budget) as g:
+        rows: list[int] = []
+        impl = g.hypernet_impl
+        g.hypernet_impl = lambda feeds: (rows.append(len(next(iter(feeds.values())))), impl(feeds))[1]
+        chunked = g.hypernet(z)
+    per_row = 16 * (16 + g.interface.theta_dim)
+    assert len(rows) > 1 and max(rows) <= budget // per_row and sum(rows) == 300, rows
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-6)

@@ -233,3 +233,85 @@ def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert_one_line_error(proc, 3, "pip install 'inrgan-export[cluster]'")
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------ the output folder is ours alone (issue 30)
+@pytest.fixture
+def sentinel(tmp_path):
+    """A file beside tmp_path (outside it): nothing a test runs may change it."""
+    path = tmp_path.parent / f"{tmp_path.name}-sentinel.txt"
+    path.write_text("sentinel\n")
+    yield path
+    assert path.read_text() == "sentinel\n", "a file outside the test's folder was written"
+    path.unlink()
+
+
+def _hostile_folder(kind: str, out: Path, sentinel: Path) -> Path:
+    """An output folder (or -o) prepared the way an attacker or a careless user leaves it."""
+    if kind in ("index-symlink", "settings-symlink"):
+        out.mkdir()
+        (out / ("index.jsonl" if kind == "index-symlink" else "render-many.json")).symlink_to(sentinel)
+    elif kind in ("index-dir", "settings-dir"):
+        (out / ("index.jsonl" if kind == "index-dir" else "render-many.json")).mkdir(parents=True)
+    elif kind == "dangling":
+        out.symlink_to(out.parent / "nowhere")
+    elif kind == "loop":
+        out.symlink_to(out)
+    return out
+
+
+@pytest.mark.parametrize("kind, needles", [
+    ("index-symlink", ["index.jsonl is a symlink"]),
+    ("settings-symlink", ["render-many.json is a symlink"]),
+    ("index-dir", ["index.jsonl is not a regular file"]),
+    ("settings-dir", ["render-many.json is not a regular file"]),
+    ("dangling", ["dangling symlink or a symlink loop"]),
+    ("loop", ["dangling symlink or a symlink loop"]),
+])
+def test_a_hostile_output_folder_is_one_line_exit_2(tiny_bundle, tmp_path, sentinel, kind, needles):
+    """Before: a symlinked index.jsonl had 8 lines appended to its target (exit 0); a folder
+    where a file belongs, a dangling -o or a loop printed a traceback (exit 1)."""
+    out = _hostile_folder(kind, tmp_path / "o", sentinel)
+    proc = run_cli("render-many", tiny_bundle, "--seeds", "0-3", "--sizes", "16", "-o", out, cwd=tmp_path, timeout=120)
+    assert_one_line_error(proc, 2, *needles)
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("inrgan-export: error:")
+    assert not list(tmp_path.glob("o/seed*"))
+
+
+def test_a_second_run_into_a_busy_folder_refuses_or_waits(tiny_bundle, ray_cluster, tmp_path, sentinel):
+    """The folder's lock (flock, as another render-many holds it): refused at once in one line,
+    or with --wait queued until the holder is done; and a garbage (non-UTF-8) index line is
+    skipped with a warning and its output rendered again (before: UnicodeDecodeError, exit 1,
+    and resume was blocked)."""
+    import fcntl
+    import threading
+
+    out = tmp_path / "o"
+    opts = RenderManyOptions(bundle=tiny_bundle, out=out, seeds=(0, 1, 2, 3), sizes=((16, 16),))
+    assert render_many(opts, log=lambda msg: None).rendered == 4
+    lines = (out / INDEX).read_bytes().splitlines(keepends=True)
+    (out / INDEX).write_bytes(lines[0] + b"\xff\xfe not utf-8 \x80\n" + b"".join(lines[2:]) + b"[1, 2]\n")
+
+    fd = os.open(out, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # "another render-many"
+    try:
+        t = time.monotonic()
+        proc = run_cli("render-many", tiny_bundle, "--seeds", "0-3", "--sizes", "16", "--address", ray_cluster, "-o", out,
+                       cwd=tmp_path, timeout=120)
+        assert_one_line_error(proc, 2, "another render-many is writing into", "--wait")
+        assert time.monotonic() - t < 60
+        logs: list[str] = []
+        waiting = threading.Thread(target=lambda: logs.append(render_many(
+            RenderManyOptions(bundle=tiny_bundle, out=out, seeds=(0, 1, 2, 3), sizes=((16, 16),), wait=True), log=logs.append)))
+        waiting.start()
+        deadline = time.monotonic() + 60
+        while not any("waiting for the other render-many" in str(m) for m in logs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert waiting.is_alive() and any("waiting" in str(m) for m in logs), logs
+    finally:
+        os.close(fd)  # the holder is done
+    waiting.join(120)
+    result = logs[-1]
+    assert (result.rendered, result.skipped) == (1, 3), logs  # the garbage line's output, again
+    assert any("warning: 2 unreadable line(s)" in str(m) for m in logs), logs
+    assert_complete_set(out, (0, 1, 2, 3), ((16, 16),))

@@ -34,6 +34,7 @@ from inrgan_export.cluster.serve import start_service, stop_service  # noqa: E40
 #: a batched render may differ from a lone one in the last bits (ONNX Runtime's GEMMs see
 #: another batch size); measured on the tiny bundle: well below this
 BATCHED_ATOL = 1e-5
+TOKEN = "t0k3n-" + "a" * 26  # the /slow service's bearer token
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 never goes through a proxy
 
 
@@ -109,14 +110,14 @@ def budget_64(tiny_bundle) -> int:
 def service(ray_cluster, tiny_bundle, budget_64):
     """Three applications behind one proxy: ``/`` (two replicas, small body and pixel limits),
     ``/strict`` (one replica taking one request at a time with a queue of one, tiled renders
-    refused) and ``/slow`` (a time limit no render meets)."""
+    refused) and ``/slow`` (a time limit of 1 s, tiles of 64x64, a bearer token)."""
     port = free_port()
     common = dict(bundle=Path(tiny_bundle).resolve(), port=port, replica_cpus=0.25, batch_wait_s=0.05)
     apps = {
-        "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256)),
+        "main": ("/", ServeOptions(**common, replicas=2, max_body=4096, max_pixels=256 * 256, debug=True)),  # --debug: PIDs
         "strict": ("/strict", ServeOptions(**{**common, "batch_wait_s": 0.3}, max_concurrent=1, max_queued=1,
                                            oversize="refuse", max_memory=budget_64)),
-        "slow": ("/slow", ServeOptions(**common, timeout_s=0.001)),
+        "slow": ("/slow", ServeOptions(**common, timeout_s=1.0, max_memory=budget_64, token=TOKEN)),  # and a bearer token
     }
     urls = {}
     try:
@@ -199,6 +200,17 @@ def test_concurrent_requests_are_batched_within_the_tolerance(service, refs):
     assert max(batches) > 1, batches  # eight at once over two replicas: some rendered together
 
 
+def test_mix_and_t_interpolate_theta_as_render_does(service, tiny_bundle, tmp_path):
+    proc = run_cli("render", tiny_bundle, "--interpolate", "3,7", "--t", "0,0.3,1", "--size", "16x16", "-o", "x.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ref = np.load(tmp_path / "x.npy")
+    assert np.abs(ref[1] - ref[0]).max() > 1e-2 and np.abs(ref[1] - ref[2]).max() > 1e-2
+    for k, t in enumerate(("0", "0.3", "1")):
+        status, head, body = http(f"{service['main']}/render?seed=3&mix=7&t={t}&size=16x16&format=npy")
+        assert status == 200, body
+        np.testing.assert_allclose(npy(body)[0], ref[k], rtol=0, atol=BATCHED_ATOL)
+
+
 def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     status, head, body = http(f"{service['main']}/info")
     assert status == 200 and head["content-type"] == "application/json"
@@ -206,11 +218,27 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     assert proc.returncode == 0, proc.stderr
     expected = json.loads(proc.stdout)
     expected.pop("command")
+    assert expected["bundle"] == str(Path(tiny_bundle).resolve())
+    expected["bundle"] = Path(tiny_bundle).name  # the name only: where it lies on the server is not the client's business
     assert json.loads(body) == expected
+    assert str(Path(tiny_bundle).resolve().parent).encode() not in body
     status, head, body = http(f"{service['main']}/healthz")
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok" and health["backend"] == "onnxruntime"
     assert health["torch_imported"] is False  # the replica runs the torch-free runtime
+    assert health["pid"] > 0  # the main service runs with debug=True (serve --debug)
+    # without --debug no process id: the replica is named by an opaque token
+    strict = json.loads(http(f"{service['strict']}/healthz")[2])
+    assert "pid" not in strict and isinstance(strict["replica"], str) and len(strict["replica"]) == 8, strict
+
+
+def npy_header_claiming(rows: int) -> bytes:
+    """A .npy body whose header declares ``rows`` x 16 float32 and holds one row of data."""
+    from numpy.lib import format as npy
+
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (rows, 16)})
+    return buf.getvalue() + np.zeros(16, np.float32).tobytes()
 
 
 @pytest.mark.parametrize("path, data, method, status, needle", [
@@ -234,6 +262,14 @@ def test_info_is_inspect_json(service, tiny_bundle, tmp_path):
     ("/render", npy_body(np.zeros(16, np.int64)), None, 400, "dtype int64; expected float32"),
     ("/render?seed=3", b'{"latent": []}', None, 400, "'seed' is for GET"),
     ("/render", b"x" * 5000, None, 413, "limit of 4096 bytes"),
+    ("/render?seed=3&mix=7&t=1.5", None, None, 400, "t = 1.5 is outside [0, 1]"),
+    ("/render?seed=3&mix=3&t=0.5", None, None, 400, "seed and mix are the same latent"),
+    ("/render?seed=3&mix=7", None, None, 400, "mix and t go together"),
+    ("/render?seed=3&mix=bank:0&t=0.5", None, None, 400, "has no latent bank"),
+    # the CLI's guards on bodies (issue 30; before: 500 with MemoryError, RecursionError, OverflowError)
+    ("/render", npy_header_claiming(10**9), None, 400, "declares shape [1000000000, 16]"),
+    ("/render", b'{"latent": ' + b"[" * 2000 + b"]" * 2000 + b"}", None, 400, "nests 2001 levels deep"),
+    ("/render", b'{"latent": [' + b"9" * 4000 + b"]}", None, 400, '"latent" must be a list of 16 numbers'),
     ("/nothing", None, None, 404, "no route /nothing"),
     ("/render", None, "DELETE", 405, "DELETE /render is not a route"),
 ])
@@ -267,17 +303,32 @@ def test_limits_of_the_strict_and_slow_services(service, budget_64):
     assert len(codes) == 12 and set(codes) <= {200, 429}, codes
     assert codes.count(200) >= 1 and codes.count(429) >= 1, codes
     assert http(f"{strict}/render?seed=1&size=16x16")[0] == 200  # and it serves on
-    # a time limit no render meets: 504 with the limit named; health still answers
-    status, head, body = http(f"{slow}/render?seed=1&size=16x16")
-    assert status == 504 and "longer than this service's limit of 0.001 s" in one_line(body)
-    assert http(f"{slow}/healthz")[0] == 200
+    # past the time limit (4096x4096 in 4096 tiles of 64x64): 504 with the limit named; health
+    # still answers; the render stops at its next tile (before: it rendered on, and a small
+    # request right after waited behind it and got 504 too)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    status, head, body = http(f"{slow}/render?seed=1&size=4096x4096&format=npy", headers=auth)
+    assert status == 504 and "longer than this service's limit of 1 s" in one_line(body)
+    assert http(f"{slow}/healthz")[0] == 200  # health needs no token (it names no path or process)
+    deadline = time.monotonic() + 30
+    while json.loads(http(f"{slow}/healthz")[2])["cancelled"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert json.loads(http(f"{slow}/healthz")[2])["cancelled"] == 1
+    t = time.monotonic()
+    assert http(f"{slow}/render?seed=1&size=16x16", headers=auth)[0] == 200
+    assert time.monotonic() - t < 30
+    # the token: without it, or with another one, 401 before any work (serve --token)
+    for headers in ({}, {"Authorization": "Bearer " + "x" * len(TOKEN)}, {"Authorization": TOKEN}):
+        status, head, body = http(f"{slow}/render?seed=1&size=16x16", headers=headers)
+        assert status == 401 and "Authorization: Bearer TOKEN" in one_line(body), (headers, status)
+    assert http(f"{slow}/info", headers={})[0] == 401 and http(f"{slow}/info", headers=auth)[0] == 200
 
 
 def test_replica_killed_under_load_loses_no_retried_request(service, tiny_bundle):
     url = service["main"]
     replicas: set[int] = set()
     for _ in range(40):  # find both replicas' processes
-        replicas.add(json.loads(http(f"{url}/healthz")[2])["replica"])
+        replicas.add(json.loads(http(f"{url}/healthz")[2])["pid"])
         if len(replicas) == 2:
             break
     assert len(replicas) == 2, replicas
@@ -317,7 +368,7 @@ def test_replica_killed_under_load_loses_no_retried_request(service, tiny_bundle
     # Serve replaces the killed replica
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        pids = {json.loads(http(f"{url}/healthz")[2])["replica"] for _ in range(8)}
+        pids = {json.loads(http(f"{url}/healthz")[2])["pid"] for _ in range(8)}
         if victim not in pids and len(pids) == 2:
             break
         time.sleep(0.5)
@@ -395,14 +446,22 @@ def test_cli_serve_refuses_bad_input_before_starting(tiny_bundle, tmp_path):
     # another address than 127.0.0.1: the warning first (here an address this machine does not have)
     proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", cwd=tmp_path)
     assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
-    assert "this service has no authentication" in proc.stderr
+    assert "without --token: anyone who can reach this address can use it" in proc.stderr
+    # with a token: no warning; a token file that is not one is refused before anything starts
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    proc = run_cli("serve", tiny_bundle, "--host", "192.0.2.1", "--port", "8000", "--token", tmp_path / "token", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "cannot listen on 192.0.2.1:8000")
+    assert "without --token" not in proc.stderr
+    (tmp_path / "short").write_text("abc")
+    assert_one_line_error(run_cli("serve", tiny_bundle, "--token", tmp_path / "short", cwd=tmp_path), 2, "16 to 4096")
+    assert_one_line_error(run_cli("serve", tiny_bundle, "--token", tmp_path / "none", cwd=tmp_path), 2, "cannot read it")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         proc = run_cli("serve", tiny_bundle, "--port", str(port), cwd=tmp_path)
         assert_one_line_error(proc, 2, f"127.0.0.1:{port}")
-        assert "no authentication" not in proc.stderr  # 127.0.0.1: no warning
+        assert "without --token" not in proc.stderr  # 127.0.0.1: no warning
 
 
 def test_missing_ray_exits_3_naming_the_extra(tiny_bundle, tmp_path):

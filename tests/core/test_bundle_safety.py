@@ -161,3 +161,69 @@ def test_verify_out_refuses_the_bundle_itself(tiny_bundle, tmp_path):
     check_report_dir(tmp_path / "elsewhere", b)
     assert (b / "parity.json").read_bytes() == before and not (b / "reports").exists()
     Bundle.open(b)  # still passes its own checksums
+
+
+# ------------------------------------------------------------------ manifests that lie about their graphs (issue 30)
+def _set(path: list[str], value):
+    def fn(m):
+        d = m
+        for key in path[:-1]:
+            d = d[key]
+        d[path[-1]] = value
+    return fn
+
+
+def _external_data_at(location: str):
+    """hypernet.onnx with its external data pointing elsewhere, its SHA-256 fixed up."""
+    def fn(bundle):
+        import hashlib
+
+        import onnx
+
+        model = onnx.load(str(bundle / "hypernet.onnx"), load_external_data=False)
+        for t in model.graph.initializer:
+            for e in t.external_data:
+                if e.key == "location":
+                    e.value = location
+        data = model.SerializeToString()
+        (bundle / "hypernet.onnx").write_bytes(data)
+        edit(bundle, lambda m: m["files"]["hypernet.onnx"].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)))
+    return fn
+
+
+#: before (issue 30): 10^8 blocks ran 83 s into 5.8 GB; the others were exit 1 ("internal
+#: error", ValueError on a string clamp) or wrong work sized from the lie
+LIES = {
+    "num_blocks past the limit": (_set(["interface", "grid", "size_rule", "num_blocks"], 10**8),
+                                  ["field 'interface.grid.size_rule.num_blocks' is 100000000", "1 to 16"]),
+    "num_blocks vs the graph": (lambda m: (m["interface"]["grid"]["size_rule"].update(num_blocks=5),
+                                           m["interface"]["memory"].update(bytes_per_pixel=[1] * 5)),
+                                ["field 'interface.grid.size_rule.num_blocks' (5) does not match inr.onnx", "3 coordinate grids"]),
+    "bytes_per_pixel per block": (_set(["interface", "memory", "bytes_per_pixel"], [1]),
+                                  ["field 'interface.memory.bytes_per_pixel' has 1 values"]),
+    "z_dim": (_set(["interface", "z_dim"], 8), ["field 'interface.z_dim' (8) does not match hypernet.onnx", "width 16"]),
+    "theta_dim": (_set(["interface", "theta_dim"], 7), ["field 'interface.theta_dim' (7) does not match hypernet.onnx"]),
+    "output name": (_set(["interface", "output_name"], "image"), ["field 'interface.output_name' ('image')", "'rgb'"]),
+    "hypernet inputs": (_set(["interface", "hypernet_inputs"], ["w"]), ["field 'interface.hypernet_inputs'", "['z']"]),
+    "display clamp": (_set(["interface", "display"], {"clamp": "ab"}), ["field 'clamp' is \"ab\""]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIES))
+def test_a_manifest_that_lies_about_its_graphs_is_refused_naming_the_field(tiny_bundle, tmp_path, name):
+    bad = copy_bundle(tiny_bundle, tmp_path / "b")
+    lie, needles = LIES[name]
+    edit(bad, lie)
+    proc = run_cli("render", bad, "--seed", "1", "-o", tmp_path / "x.png", cwd=tmp_path, timeout=60)
+    assert_one_line_error(proc, 2, *needles)
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("location", ["/etc/hostname", "../outside.weights"])
+def test_external_data_outside_the_bundle_is_one_line_exit_2(tiny_bundle, tmp_path, location):
+    """ONNX Runtime's own check refuses it; before, its exception was an internal error, exit 1."""
+    bad = copy_bundle(tiny_bundle, tmp_path / "b")
+    shutil.copy(bad / "hypernet.weights", tmp_path / "outside.weights")  # the right bytes, outside the bundle
+    _external_data_at(location)(bad)
+    proc = run_cli("render", bad, "--seed", "1", "-o", tmp_path / "x.png", cwd=tmp_path, timeout=60)
+    assert_one_line_error(proc, 2, "ONNX Runtime cannot load hypernet.onnx", "External data path")

@@ -324,6 +324,86 @@ def test_fuzz_manifest(work):
     assert_not_vacuous(seen)
 
 
+# ------------------------------------------------------------------ bundles made hostile on purpose (issue 30)
+def _fix_sha(bundle: Path, rel: str) -> None:
+    """The manifest's SHA-256 of ``rel`` made to match: the checksum says nothing any more."""
+    import hashlib
+    import json
+
+    data = (bundle / rel).read_bytes()
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["files"][rel].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (bundle / "manifest.json").write_text(json.dumps(m))
+
+
+def _render_small(bundle: Path) -> None:
+    from inrgan_export import open_bundle
+
+    with open_bundle(bundle) as g:
+        g.generate(np.zeros((1, g.interface.z_dim), np.float32), (8, 8))
+
+
+def test_fuzz_ort_programs_with_checksums_fixed_up(work, tiny_ort_mobile):
+    """Mutated .ort graphs (ONNX Runtime's own format) with the bundle's SHA-256 updated, loaded
+    and run in this process: a render or one exit-2 line (before: "internal error", exit 1)."""
+    bundle = work / "ort"
+    shutil.copytree(tiny_ort_mobile, bundle)
+    seed = (bundle / "inr.ort").read_bytes()
+    seen: Counter = Counter()
+
+    @fuzz(40)
+    @given(st.one_of(mutated(seed), st.just(seed)))
+    def check(data):
+        (bundle / "inr.ort").write_bytes(data)
+        _fix_sha(bundle, "inr.ort")
+        seen[outcome(lambda: _render_small(bundle))] += 1
+
+    check()
+    assert_not_vacuous(seen)
+
+
+#: the manifest numbers that size work, with values a liar would pick
+LYING_NUMBERS = {
+    ("grid", "size_rule", "num_blocks"): [0, 2, 4, 5, 17, 10**8, 2**63],
+    ("grid", "size_rule", "native"): [0, 1, 3, 2**20],
+    ("grid", "size_rule", "upsample_block_idx"): [-1, 3, 10**9],
+    ("z_dim",): [1, 8, 17, 10**9],
+    ("theta_dim",): [1, 7, 10**12],
+    ("memory", "bytes_per_pixel"): [[], [1], [10**15, 1, 1], [1, 1, 1, 1]],
+    ("native_size",): [[0, 16], [10**9, 10**9], [16]],
+    ("display", "clamp"): ["ab", [1, -1], [0, 1, 2]],
+    ("grid", "resample", "edges"): [[[0, 5]], [[9, 9]], [[-1, 0]]],
+}
+
+
+def test_fuzz_manifests_with_lying_numbers(work, tiny_bundle):
+    """A manifest whose checksums are all right but whose numbers lie (1-3 of them): it renders
+    (the lie was harmless) or is refused with one exit-2 line naming a field, in bounded memory."""
+    import json
+
+    bundle = work / "liar"
+    shutil.copytree(tiny_bundle, bundle)
+    seed = json.loads((bundle / "manifest.json").read_text())
+    keys = sorted(LYING_NUMBERS)
+    seen: Counter = Counter()
+
+    @fuzz(60)
+    @given(st.lists(st.sampled_from(keys).flatmap(lambda k: st.tuples(st.just(k), st.sampled_from(LYING_NUMBERS[k]))),
+                    min_size=0, max_size=3))
+    def check(lies):
+        m = json.loads(json.dumps(seed))
+        for path, value in lies:
+            d = m["interface"]
+            for key in path[:-1]:
+                d = d[key]
+            d[path[-1]] = value
+        (bundle / "manifest.json").write_text(json.dumps(m))
+        seen[outcome(lambda: _render_small(bundle))] += 1
+
+    check()
+    assert_not_vacuous(seen)
+
+
 # ------------------------------------------------------------------ the real CLI
 def test_fuzzed_files_through_the_cli(tmp_path, sg2_seed, pt_seed):
     """One mutated file per format through the real CLI under RLIMIT_AS: exit 0 or 2."""

@@ -170,6 +170,8 @@ std::vector<HypernetInputInfo> Generator::extra_hypernet_inputs() const {
   return out;
 }
 
+const std::vector<ParityGate>& Generator::parity_gates() const { return impl_->manifest.gates.rules; }
+
 std::vector<float> Generator::hypernet(const std::vector<float>& z, const HypernetInputs& extra) {
   const auto& m = impl_->manifest;
   const int n = check_matrix(z, m.z_dim, "latent", "z_dim");
@@ -201,14 +203,28 @@ std::vector<float> Generator::hypernet(const std::vector<float>& z, const Hypern
     columns.push_back(values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(n), values[0]) : values);
   }
   std::vector<float> theta(static_cast<std::size_t>(n) * static_cast<std::size_t>(m.theta_dim));
-  // in runs of at most the batch bound (ExecuTorch), else all at once
-  const int step = impl_->bounds ? std::max(1, impl_->bounds->batch) : n;
+  // in runs of at most the batch bound (ExecuTorch) and of what fits the memory budget (θ and
+  // a few activations of its width per row, as the Python runtime), so many latents never
+  // run at once
+  const std::int64_t budget = impl_->options.max_memory ? static_cast<std::int64_t>(impl_->options.max_memory) : detail::default_max_memory();
+  const std::int64_t per_row = 16 * (static_cast<std::int64_t>(m.z_dim) + m.theta_dim);
+  const int fits = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n, budget / per_row)));
+  const int step = std::min(impl_->bounds ? std::max(1, impl_->bounds->batch) : n, fits);
   for (int start = 0; start < n; start += step) {
     const int k = std::min(step, n - start);
     const auto row = static_cast<std::size_t>(start);
     std::vector<detail::TensorView> feeds{{m.z_name, detail::DType::Float32, {k, m.z_dim}, z.data() + row * static_cast<std::size_t>(m.z_dim)}};
     for (std::size_t c = 0; c < columns.size(); ++c) feeds.push_back({m.extra_inputs[c].name, detail::DType::Float32, {k}, columns[c].data() + row});
-    impl_->hypernet_graph->run(feeds, {k, m.theta_dim}, theta.data() + row * static_cast<std::size_t>(m.theta_dim));
+    try {
+      impl_->hypernet_graph->run(feeds, {k, m.theta_dim}, theta.data() + row * static_cast<std::size_t>(m.theta_dim));
+    } catch (const BackendError& e) {
+      // the latents and θ are sized by the manifest: a hypernetwork that refuses them, or
+      // returns another θ, does not match its manifest (a damaged or hostile bundle)
+      std::string why = e.what();
+      std::replace(why.begin(), why.end(), '\n', ' ');
+      throw BundleError("graph 'hypernet' does not match fields 'interface.z_dim' (" + std::to_string(m.z_dim) + ") and 'interface.theta_dim' (" +
+                        std::to_string(m.theta_dim) + "): " + why.substr(0, 400));
+    }
   }
   return theta;
 }

@@ -20,6 +20,10 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string> kKnownSizeRules = {"halving", "paper-exp"};
+// hard limits on the numbers that size work: the Python reader's manifest.LIMITS and
+// executorch_backend.MAX_BOUND_* (far above any real generator)
+constexpr long long kMaxBlocks = 16, kMaxBlockSide = 1 << 15, kMaxZDim = 1 << 16, kMaxThetaDim = 1 << 28;
+constexpr long long kMaxBytesPerPixel = 1 << 30, kMaxBoundBatch = 4096;
 const std::set<std::string> kKnownCoordKinds = {"y-up"};
 const std::set<std::string> kInferencePrecisions = {"f32", "bf16", "f16"};
 // bundle precision -> OpenVINO inference precision hint (int8 bundles carry FakeQuantize; the
@@ -60,10 +64,17 @@ class Fields {
     if (!v.is_string()) fail(path, "must be a string (found " + v.dump() + ")");
     return v.get<std::string>();
   }
-  int integer(const std::string& path, int min_value) const { return integer_of(at(path), path, min_value); }
-  int integer_of(const json& v, const std::string& path, int min_value) const {
-    if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > INT32_MAX)
-      fail(path, "must be an integer >= " + std::to_string(min_value) + " (found " + v.dump() + ")");
+  int integer(const std::string& path, int min_value, long long max_value = INT32_MAX) const {
+    return integer_of(at(path), path, min_value, max_value);
+  }
+  // max_value: the hard limits of numbers that size work (as the Python reader's
+  // manifest.LIMITS): a larger one is a damaged or hostile manifest, refused before anything
+  // is allocated from it
+  int integer_of(const json& v, const std::string& path, int min_value, long long max_value = INT32_MAX) const {
+    if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > max_value)
+      fail(path, max_value == INT32_MAX ? "must be an integer >= " + std::to_string(min_value) + " (found " + v.dump() + ")"
+                                        : "must be an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value) +
+                                              " (found " + v.dump() + ")");
     return v.get<int>();
   }
   double number_of(const json& v, const std::string& path) const {
@@ -156,14 +167,76 @@ GateVerdicts read_gates(const json& root, const std::vector<std::string>& parity
   return g;
 }
 
+// parity.gates: the rule each checked path was judged by. Gates without a rule were written
+// before the scaled FP32 rule and hold their absolute bound under max_abs (or a PSNR threshold).
+// A rule is checked: one this runtime does not know, or numbers that do not fit it, would make
+// the recorded verdicts mean something else than what it reports.
+std::vector<ParityGate> read_parity_gates(const json& root, const std::vector<std::string>& order, const std::string& where) {
+  std::vector<ParityGate> out;
+  if (!root.is_object() || !root.contains("parity") || !root["parity"].is_object()) return out;
+  const json& parity = root["parity"];
+  if (!parity.contains("gates") || !parity["gates"].is_object()) return out;
+  const json& gates = parity["gates"];
+  std::vector<std::string> names;  // parity.paths' file order; then any other key
+  for (const auto& name : order)
+    if (gates.contains(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  for (const auto& item : gates.items())
+    if (std::find(names.begin(), names.end(), item.key()) == names.end()) names.push_back(item.key());
+  const auto number = [](const json& g, const char* key) -> std::optional<double> {
+    if (!g.contains(key) || !g[key].is_number()) return std::nullopt;
+    const double v = g[key].get<double>();
+    return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+  };
+  for (const auto& name : names) {
+    const json& g = gates[name];
+    if (!g.is_object()) continue;  // another shape records no rule (as the verdicts are read)
+    const std::string field = "parity.gates['" + name + "']";
+    const auto fail = [&](const std::string& what) { throw BundleError(where + ": field '" + field + "' " + what); };
+    ParityGate gate;
+    gate.path = name;
+    gate.precision = g.contains("precision") && g["precision"].is_string() ? g["precision"].get<std::string>() : "";
+    if (g.contains("rule")) {
+      if (!g["rule"].is_string()) fail("rule must be a string (found " + g["rule"].dump() + ")");
+      gate.rule = g["rule"].get<std::string>();
+      if (gate.rule != "max_abs_scaled" && gate.rule != "max_abs" && gate.rule != "min_psnr")
+        fail("rule is '" + gate.rule + "'; this runtime knows max_abs_scaled, max_abs, min_psnr");
+      if (gate.rule != "min_psnr") {
+        const auto atol = number(g, "atol");
+        if (!atol || *atol <= 0) fail("atol must be a positive number for rule " + gate.rule + " (found " + (g.contains("atol") ? g["atol"].dump() : std::string("none")) + ")");
+        gate.atol = *atol;
+      } else {
+        const auto db = number(g, "min_psnr_db");
+        if (!db) fail("min_psnr_db must be a number for rule min_psnr (found " + (g.contains("min_psnr_db") ? g["min_psnr_db"].dump() : std::string("none")) + ")");
+        gate.min_psnr_db = *db;
+      }
+    } else if (const auto atol = number(g, "max_abs")) {  // written before the rule was recorded
+      gate.rule = "max_abs";
+      gate.atol = *atol;
+    } else if (const auto db = number(g, "min_psnr_db")) {
+      gate.rule = "min_psnr";
+      gate.min_psnr_db = *db;
+    } else {
+      continue;
+    }
+    std::ostringstream d;
+    if (gate.rule == "min_psnr")
+      d << "PSNR >= " << gate.min_psnr_db << " dB";
+    else
+      d << "max abs <= " << gate.atol << (gate.rule == "max_abs_scaled" ? " * max(1, max|ref|)" : "");
+    gate.description = d.str();
+    out.push_back(std::move(gate));
+  }
+  return out;
+}
+
 GridLayout read_layout(const Fields& f) {
   GridLayout layout;
   const std::string rule = "interface.grid.size_rule";
   const std::string kind = f.str(rule + ".kind");
   if (!kKnownSizeRules.count(kind))
     f.fail(rule + ".kind", "is '" + kind + "'; this runtime knows: " + joined(kKnownSizeRules));
-  const int num_blocks = f.integer(rule + ".num_blocks", 1);
-  const int native = f.integer(rule + ".native", 1);  // both rules record it; "halving" needs no more
+  const int num_blocks = f.integer(rule + ".num_blocks", 1, kMaxBlocks);
+  const int native = f.integer(rule + ".native", 1, kMaxBlockSide);  // both rules record it; "halving" needs no more
   if (kind == "paper-exp") {
     const int upsample = f.integer(rule + ".upsample_block_idx", 0);
     layout.size_rule = std::make_shared<PaperExpSizeRule>(native, num_blocks, upsample);
@@ -317,6 +390,17 @@ std::string failed_gate_from_json(const std::string& manifest_json, const std::s
   return failed_gate(read_gates(root, order), backend);
 }
 
+std::vector<ParityGate> parity_gates_from_json(const std::string& manifest_json) {
+  std::vector<std::string> order;
+  json root;
+  try {
+    root = json::parse(manifest_json, parity_path_order(&order));
+  } catch (const json::exception& e) {
+    throw BundleError(std::string("manifest is not valid JSON: ") + e.what());
+  }
+  return read_parity_gates(root, order, "manifest");
+}
+
 std::string Manifest::graph_path(const std::string& graph, const std::string& kind) const {
   if (!has_graph_file(graph, kind))
     throw BundleError("bundle " + dir + " has no " + kind + " file for graph '" + graph + "' (field 'graphs." + graph + "." + kind + "')");
@@ -360,8 +444,8 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   m.dir = dir_text;
   m.family = f.str("family");  // recorded, never branched on: the interface says how to render
 
-  m.z_dim = f.integer("interface.z_dim", 1);
-  m.theta_dim = f.integer("interface.theta_dim", 1);
+  m.z_dim = f.integer("interface.z_dim", 1, kMaxZDim);
+  m.theta_dim = f.integer("interface.theta_dim", 1, kMaxThetaDim);
   const auto& native = f.array("interface.native_size", 2);
   m.native_size = {f.integer_of(native[0], "interface.native_size", 1), f.integer_of(native[1], "interface.native_size", 1)};
   read_hypernet_inputs(f, m);
@@ -370,7 +454,7 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   m.layout = read_layout(f);
 
   const auto& bpp = f.array("interface.memory.bytes_per_pixel", static_cast<std::size_t>(m.layout.num_blocks()));
-  for (const auto& v : bpp) m.bytes_per_pixel.push_back(f.integer_of(v, "interface.memory.bytes_per_pixel", 0));
+  for (const auto& v : bpp) m.bytes_per_pixel.push_back(f.integer_of(v, "interface.memory.bytes_per_pixel", 0, kMaxBytesPerPixel));
 
   if (f.has("interface.display")) {
     const std::string d = "interface.display";
@@ -436,15 +520,16 @@ Manifest read_manifest(const std::string& dir_text, bool verify_checksums) {
   }
 
   if (f.has("executorch")) {
-    m.executorch_batch = f.integer("executorch.bound.max_batch", 1);
+    m.executorch_batch = f.integer("executorch.bound.max_batch", 1, kMaxBoundBatch);
     const json& dims = f.at("executorch.bound.dims");
     if (!dims.is_object()) f.fail("executorch.bound.dims", "must be an object of {dim name: largest value}");
     for (int b = 0; b < m.layout.num_blocks(); ++b) {
       const std::string h = "executorch.bound.dims.h" + std::to_string(b), w = "executorch.bound.dims.w" + std::to_string(b);
-      m.executorch_blocks.push_back({f.integer(h, 1), f.integer(w, 1)});
+      m.executorch_blocks.push_back({f.integer(h, 1, kMaxBlockSide), f.integer(w, 1, kMaxBlockSide)});
     }
   }
   m.gates = read_gates(root, parity_paths);
+  m.gates.rules = read_parity_gates(root, parity_paths, manifest_path.string());
 
   // every listed file exists and (when asked) matches its SHA-256
   const json& files = f.at("files");

@@ -36,6 +36,7 @@ struct GateVerdicts {
   bool has_paths = false;     // parity.paths is a non-empty object (per-path verdicts recorded)
   bool parity_failed = false; // parity.passed is false (the overall verdict of older bundles)
   std::vector<std::string> parity_failures;  // parity.failures
+  std::vector<ParityGate> rules;  // parity.gates: the rule each path was judged by (checked on reading)
 };
 
 struct Manifest {
@@ -84,6 +85,10 @@ GridLayout grid_layout_from_json(const std::string& grid_json);
 std::string failed_gate(const GateVerdicts& gates, const std::string& backend);
 // The same for a manifest given as JSON text (for tools/tests).
 std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend);
+
+// The parity gates a manifest given as JSON text records (for tools/tests); a gate whose rule
+// this runtime does not know, or whose numbers do not fit its rule, is a BundleError naming the field.
+std::vector<ParityGate> parity_gates_from_json(const std::string& manifest_json);
 
 // Reads and checks `dir`/manifest.json and the files it lists (SHA-256 when asked).
 Manifest read_manifest(const std::string& dir, bool verify_checksums);

@@ -227,6 +227,30 @@ TEST_CASE(recorded_gates_refuse_backends_as_in_python) {
   CHECK(e.exit_code() == 4);
 }
 
+TEST_CASE(recorded_parity_rules_are_read_and_checked) {
+  const auto gates = detail::parity_gates_from_json(R"j({"parity": {"passed": true,
+    "paths": {"openvino split": {"backend": "openvino", "passed": true}, "onnxruntime fused (polygraphy)": {"backend": "onnxruntime", "passed": true}},
+    "gates": {"onnxruntime fused (polygraphy)": {"precision": "fp32", "rule": "max_abs_scaled", "atol": 0.0001, "min_psnr_db": null},
+              "openvino split": {"precision": "bf16", "rule": "min_psnr", "min_psnr_db": 40}}}})j");
+  CHECK(gates.size() == 2);
+  CHECK(gates[0].path == "openvino split" && gates[0].rule == "min_psnr" && gates[0].min_psnr_db == 40.0);  // parity.paths' order
+  CHECK(gates[0].description == "PSNR >= 40 dB");
+  CHECK(gates[1].rule == "max_abs_scaled" && gates[1].atol == 0.0001 && gates[1].precision == "fp32");
+  CHECK(gates[1].description == "max abs <= 0.0001 * max(1, max|ref|)");
+  // bundles written before the rule was recorded: the absolute bound under max_abs
+  const auto old = detail::parity_gates_from_json(R"({"parity": {"gates": {"onnxruntime split": {"precision": "fp32", "max_abs": 0.0001, "min_psnr_db": null}}}})");
+  CHECK(old.size() == 1 && old[0].rule == "max_abs" && old[0].atol == 0.0001 && old[0].description == "max abs <= 0.0001");
+  CHECK(detail::parity_gates_from_json(R"({"parity": {"passed": true}})").empty());
+  CHECK(detail::parity_gates_from_json(R"({})").empty());
+  // a rule this runtime does not know, or numbers that do not fit it: named
+  CHECK_THROWS(BundleError, detail::parity_gates_from_json(R"({"parity": {"gates": {"x split": {"rule": "psnr_of_range"}}}})"),
+               "field 'parity.gates['x split']' rule is 'psnr_of_range'; this runtime knows max_abs_scaled, max_abs, min_psnr");
+  CHECK_THROWS(BundleError, detail::parity_gates_from_json(R"({"parity": {"gates": {"x split": {"rule": "max_abs_scaled", "atol": -1}}}})"),
+               "atol must be a positive number");
+  CHECK_THROWS(BundleError, detail::parity_gates_from_json(R"({"parity": {"gates": {"x split": {"rule": "min_psnr"}}}})"),
+               "min_psnr_db must be a number");
+}
+
 TEST_CASE(allow_failed_parity_on_the_command_line) {
   CHECK(!cli::parse_render_args({"b/", "-o", "x.png"}).allow_failed_parity);
   CHECK(cli::parse_render_args({"b/", "--allow-failed-parity", "-o", "x.png"}).allow_failed_parity);

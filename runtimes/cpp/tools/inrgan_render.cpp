@@ -4,6 +4,7 @@
 // (0 ok, 2 bad input or usage, 3 backend unavailable here, 4 the bundle's recorded gate failed
 // for the backend, 1 anything else).
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -38,6 +39,79 @@ std::string padded(unsigned long long v) {
   return buf;
 }
 
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+// One keyframe -> latent [1, z_dim]: `7` (seed), `bank:N` or `FILE.npy:N` (as inrgan_export/motion.py).
+std::vector<float> keyframe_latent(const std::string& key, const std::string& bundle, int z_dim) {
+  const auto width = static_cast<std::size_t>(z_dim);
+  std::string lower = key;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto row_of = [&](const std::string& path, const std::string& row, const std::string& missing) {
+    if (!all_digits(row)) throw inrgan::UsageError("keyframe '" + key + "': takes one row index (e.g. bank:3, walk.npy:0)");
+    if (!fs::is_regular_file(path)) throw inrgan::UsageError(missing);
+    int rows = 0;
+    const auto all = inrgan::read_latents_npy(path, z_dim, &rows);
+    const unsigned long r = std::stoul(row);
+    if (r >= static_cast<unsigned long>(rows))
+      throw inrgan::InputValueError("keyframe " + key + ": row " + row + " is out of range; " + path + " has " + std::to_string(rows) +
+                                    " latents (0-" + std::to_string(rows - 1) + ")");
+    return std::vector<float>(all.begin() + static_cast<std::ptrdiff_t>(r * width), all.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+  };
+  if (lower.rfind("bank:", 0) == 0)
+    return row_of((fs::path(bundle) / "latents.npy").string(), key.substr(5),
+                  bundle + " has no latent bank; --latent-bank needs a fitted preset (e.g. demo:photos) or a bundle exported from one");
+  const auto colon = key.rfind(':');
+  if (colon != std::string::npos && lower.substr(0, colon).size() >= 4 && lower.compare(colon - 4, 4, ".npy") == 0)
+    return row_of(key.substr(0, colon), key.substr(colon + 1), "latent file " + key.substr(0, colon) + " does not exist");
+  if (all_digits(key)) return inrgan::latent_from_seed(inrgan::cli::parse_seeds(key).at(0), z_dim);
+  throw inrgan::UsageError("keyframe '" + key + "' is not a seed, bank:N or FILE.npy:N (e.g. --interpolate 3,bank:0,walk.npy:2)");
+}
+
+// --interpolate A,B[,C...] --steps N: theta-space frames through every keyframe, --steps per
+// pair with the shared keyframes once ((K - 1) * (N - 1) + 1 frames), as the Python CLI.
+int render_interpolation(const inrgan::cli::RenderArgs& args, inrgan::Generator& generator, const std::string& ext) {
+  std::vector<std::vector<float>> keys;
+  for (const auto& k : args.keyframes) keys.push_back(keyframe_latent(k, args.bundle, generator.z_dim()));
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i)
+    if (keys[i] == keys[i + 1])
+      throw inrgan::InputValueError("keyframe " + std::to_string(i + 1) + " (" + args.keyframes[i] + ") and keyframe " + std::to_string(i + 2) +
+                                    " (" + args.keyframes[i + 1] + ") are the same latent: nothing to interpolate (choose two different ones)");
+  const inrgan::Size size = args.size ? *args.size : generator.native_size();
+  inrgan::HypernetInputs extra;
+  if (args.truncation) extra["truncation_psi"] = {*args.truncation};
+  const std::size_t per = inrgan::Generator::output_values(1, size);
+  inrgan::Images frames;
+  frames.height = size.height;
+  frames.width = size.width;
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    const inrgan::Images part = generator.interpolate(keys[i], keys[i + 1], args.steps, size, args.window, extra);
+    const std::size_t skip = i == 0 ? 0 : 1;  // the shared keyframe is already there
+    frames.data.insert(frames.data.end(), part.data.begin() + static_cast<std::ptrdiff_t>(skip * per), part.data.end());
+    frames.batch += part.batch - static_cast<int>(skip);
+  }
+  if (ext == ".npy") {
+    inrgan::write_npy(args.out, frames);
+  } else {  // a strip: the frames side by side, left to right
+    inrgan::Images strip;
+    strip.batch = 1;
+    strip.height = size.height;
+    strip.width = size.width * frames.batch;
+    strip.data.resize(frames.data.size());
+    const auto h = static_cast<std::size_t>(size.height), w = static_cast<std::size_t>(size.width);
+    const auto sw = static_cast<std::size_t>(strip.width);
+    for (std::size_t f = 0; f < static_cast<std::size_t>(frames.batch); ++f)
+      for (std::size_t c = 0; c < 3; ++c)
+        for (std::size_t y = 0; y < h; ++y)
+          std::copy_n(frames.data.begin() + static_cast<std::ptrdiff_t>(((f * 3 + c) * h + y) * w), w,
+                      strip.data.begin() + static_cast<std::ptrdiff_t>((c * h + y) * sw + f * w));
+    inrgan::write_png(args.out, strip, 0, generator.display());
+  }
+  std::fprintf(stderr, "wrote %s (%d frames)\n", args.out.c_str(), frames.batch);
+  return 0;
+}
+
 int run(const std::vector<std::string>& argv) {
   const auto args = inrgan::cli::parse_render_args(argv);
   if (args.help) {
@@ -45,7 +119,7 @@ int run(const std::vector<std::string>& argv) {
     return 0;
   }
   if (args.version) {
-    std::printf("inrgan-render 0.1.0 (backends: openvino %s, tensorrt %s, onnxruntime %s, executorch %s)\n",
+    std::printf("inrgan-render %s (backends: openvino %s, tensorrt %s, onnxruntime %s, executorch %s)\n", INRGAN_VERSION,
                 inrgan::is_built(inrgan::Backend::OpenVINO) ? "built" : "not built",
                 inrgan::is_built(inrgan::Backend::TensorRT) ? "built" : "not built",
                 inrgan::is_built(inrgan::Backend::OnnxRuntime) ? "built" : "not built",
@@ -64,6 +138,8 @@ int run(const std::vector<std::string>& argv) {
   options.allow_failed_parity = args.allow_failed_parity;
   const std::string device = args.device ? *args.device : (args.backend == inrgan::Backend::TensorRT ? "cuda:0" : "CPU");
   auto generator = inrgan::Generator::open(args.bundle, args.backend, device, options);
+
+  if (!args.keyframes.empty()) return render_interpolation(args, generator, ext);
 
   std::vector<float> z;
   std::vector<std::string> labels;
@@ -85,6 +161,10 @@ int run(const std::vector<std::string>& argv) {
   } else if (args.latent) {
     int rows = 0;
     z = inrgan::read_latents_npy(*args.latent, generator.z_dim(), &rows);
+    // the --seed limit (as the Python CLI): many latents are render-many's work
+    if (rows > 4096)
+      throw inrgan::UsageError("latent file " + *args.latent + " has " + std::to_string(rows) +
+                               " rows; render takes at most 4096 latents per run (as --seed): split the file, or render large sets with render-many");
     for (int i = 0; i < rows; ++i) labels.push_back(padded(static_cast<unsigned long long>(i)));
   } else {
     for (auto seed : args.seeds) {
@@ -119,6 +199,11 @@ int run(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "wrote %s\n", paths[i].c_str());
     }
   }
+  // the rules the bundle's recorded verdicts were reached by (parity.gates, at export); after
+  // the output, so that an error stays the only line
+  std::string gates;
+  for (const auto& gate : generator.parity_gates()) gates += (gates.empty() ? "" : "; ") + gate.path + ": " + gate.description;
+  if (!gates.empty()) std::fprintf(stderr, "parity gates (recorded at export): %s\n", gates.c_str());
   return 0;
 }
 

@@ -13,7 +13,7 @@ const char* const kUsage =
     "usage: inrgan-render BUNDLE [--seed S | --latent Z.npy | --latent-bank ROWS] [--size HxW] [--window X0,Y0,X1,Y1]\n"
     "                     [--backend openvino|tensorrt|onnxruntime|executorch] [--device CPU] [--threads N] [--max-memory BYTES]\n"
     "                     [--truncation PSI] -o OUT.png|OUT.npy\n"
-    "                     [--allow-failed-parity]\n"
+    "                     [--allow-failed-parity] [--interpolate A,B[,C...] [--steps N]]\n"
     "\n"
     "Render images from an inrgan-export bundle.\n"
     "\n"
@@ -28,6 +28,9 @@ const char* const kUsage =
     "  --max-memory B    activation budget of one INR run; larger renders are tiled (default 40% of RAM, at most 4G)\n"
     "  --truncation PSI  truncation psi for generators whose hypernetwork takes truncation_psi (default: its neutral value, 1)\n"
     "  --allow-failed-parity  render through a backend whose recorded parity or INT8 gate failed (refused by default, exit 4)\n"
+    "  --interpolate A,B[,C...]  keyframes (seeds or bank:N) blended in theta space; OUT.npy: the frames [N,3,H,W],\n"
+    "                    OUT.png: a strip of the frames side by side\n"
+    "  --steps N         frames per keyframe pair, both ends included (t = k/(N-1); default 8, at most 4096)\n"
     "  -o OUT            OUT.png (one file per image, OUT-seed0003.png when several) or OUT.npy (raw [N,3,H,W])\n"
     "\n"
     "Exit codes: 0 ok, 2 bad input or usage, 3 backend unavailable here, 4 the bundle's recorded gate failed for the\n"
@@ -180,6 +183,7 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
   RenderArgs args;
   std::optional<std::string> seed_text;
   std::optional<std::string> bank_text;
+  bool steps_given = false;
   std::vector<std::string> positional;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string arg = argv[i];
@@ -209,6 +213,27 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
       if (inline_value) throw UsageError("inrgan-render: argument --allow-failed-parity: ignored explicit argument '" + *inline_value + "'");
       args.allow_failed_parity = true;
     }
+    else if (arg == "--interpolate") {
+      const std::string text = value();
+      std::size_t start = 0;
+      while (true) {
+        const std::size_t comma = text.find(',', start);
+        args.keyframes.push_back(trimmed(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      bool empty = false;
+      for (const auto& k : args.keyframes) empty = empty || k.empty();
+      if (args.keyframes.size() < 2 || args.keyframes.size() > 64 || empty)
+        throw UsageError("--interpolate '" + text + "' needs 2..64 keyframes A,B[,C...] (seeds, bank:N or FILE.npy:N)");
+    } else if (arg == "--steps") {
+      const std::string text = value();
+      long long n = 0;
+      if (!parse_int(text, &n)) throw UsageError("inrgan-render: argument --steps: invalid int value: '" + text + "'");
+      if (n < 1 || n > 4096) throw UsageError("--steps " + std::to_string(n) + " must be an integer in 1..4096");
+      args.steps = static_cast<int>(n);
+      steps_given = true;
+    }
     else if (arg == "--threads") {
       const std::string text = value();
       long long n = 0;
@@ -223,6 +248,9 @@ RenderArgs parse_render_args(const std::vector<std::string>& argv) {
                                         : "inrgan-render: unrecognized arguments: " + positional[1]);
   args.bundle = positional[0];
   if (args.out.empty()) throw UsageError("inrgan-render: the following arguments are required: -o/--out");
+  if (steps_given && args.keyframes.empty()) throw UsageError("--steps needs --interpolate A,B");
+  if (!args.keyframes.empty() && (seed_text || args.latent || bank_text))
+    throw UsageError("--interpolate names its own keyframes; drop --seed/--latent/--latent-bank (use 3, bank:3 or FILE.npy:3 in the list)");
   if (seed_text && args.latent) throw UsageError("inrgan-render: argument --latent: not allowed with argument --seed");
   if (bank_text && (seed_text || args.latent))
     throw UsageError(std::string("inrgan-render: argument --latent-bank: not allowed with argument ") + (seed_text ? "--seed" : "--latent"));

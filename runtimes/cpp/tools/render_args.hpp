@@ -25,6 +25,8 @@ struct RenderArgs {
   std::size_t max_memory = 0;
   std::optional<float> truncation;      // --truncation PSI: the hypernetwork input truncation_psi
   bool allow_failed_parity = false;     // --allow-failed-parity: open a backend whose recorded gate failed
+  std::vector<std::string> keyframes;   // --interpolate A,B[,C...]: seeds or bank:N
+  int steps = 8;                        // --steps N: frames per keyframe pair, both ends included
   bool help = false;
   bool version = false;
 };

@@ -145,6 +145,22 @@ struct HypernetInputInfo {
   float neutral = 1.0f;
 };
 
+// A parity gate that the bundle's export recorded for one checked path (manifest
+// parity.gates). Rules: "max_abs_scaled" (FP32: every value finite and, per image,
+// max |out - ref| <= atol * max(1, max |ref|): float32 error grows with the output's range, and
+// a trained generator's range is its own), "max_abs" (bundles written before it:
+// max |out - ref| <= atol) and "min_psnr" (reduced precision and INT8: the worst image's PSNR on
+// the display-mapped picture >= min_psnr_db). The runtime honours the recorded verdicts; it
+// recomputes nothing.
+struct ParityGate {
+  std::string path;          // the checked path, e.g. "openvino split"
+  std::string precision;     // "fp32", "bf16", "fp16", "int8"
+  std::string rule;          // "max_abs_scaled", "max_abs" or "min_psnr"
+  double atol = 0.0;         // the max_abs rules' tolerance
+  double min_psnr_db = 0.0;  // the min_psnr rule's threshold
+  std::string description;   // the rule with its numbers, e.g. "max abs <= 0.0001 * max(1, max|ref|)"
+};
+
 struct Options {
   int threads = 0;               // CPU threads for the backend; 0 = the backend's default
   bool verify_checksums = true;  // SHA-256 of every file listed in the manifest
@@ -192,6 +208,10 @@ class Generator {
   // generator that takes only z).
   std::vector<HypernetInputInfo> extra_hypernet_inputs() const;
 
+  // The parity gates the bundle's export recorded (manifest parity.gates), in file order;
+  // empty for a bundle that records none.
+  const std::vector<ParityGate>& parity_gates() const;
+
   // Latents [batch, z_dim] (flat, batch = z.size() / z_dim) -> theta [batch, theta_dim].
   // `extra` sets extra hypernetwork inputs by name; an unknown name is a UsageError listing
   // the valid ones.
@@ -214,6 +234,13 @@ class Generator {
   // render(hypernet(z, extra), size, window)
   Images generate(const std::vector<float>& z, Size size, Window window = {}, const HypernetInputs& extra = {});
 
+  // theta-space interpolation (`render --interpolate A,B --steps N`): `steps` frames
+  // [steps, 3, H, W] from latent z_a to z_b (each [1, z_dim]), frame k rendered from
+  // lerp_theta(hypernet(z_a), hypernet(z_b), k / (steps - 1)); frames 0 and steps - 1 are the
+  // renders of z_a and z_b. steps in 1..4096; equal latents are an InputValueError.
+  Images interpolate(const std::vector<float>& z_a, const std::vector<float>& z_b, int steps, Size size, Window window = {},
+                     const HypernetInputs& extra = {});
+
   // Pieces (batch chunks x tiles) the last render was split into; 1 when it ran whole.
   int last_render_pieces() const;
 
@@ -230,6 +257,12 @@ std::vector<float> latent_from_seed(std::uint32_t seed, int z_dim);
 // `--latent Z.npy`: a plain .npy of floats [N, z_dim] (or one [z_dim] vector), returned as
 // float32 [N, z_dim] flat; `rows` receives N. Never executes anything from the file.
 std::vector<float> read_latents_npy(const std::string& path, int z_dim, int* rows = nullptr);
+
+// ------------------------------------------------------------------------------ interpolation
+// theta blended as the Python runtime does (inrgan_export/app/interpolation.py, lerp):
+// a + t * (b - a) in double, rounded to float32; t = 1 gives b exactly. ShapeError when the
+// sizes differ, InputValueError for a non-finite t.
+std::vector<float> lerp_theta(const std::vector<float>& a, const std::vector<float>& b, double t);
 
 // ------------------------------------------------------------------------------ outputs
 // Raw float32 [N, 3, H, W] .npy; written to a temporary sibling and renamed when complete.
