@@ -14,39 +14,37 @@ from __future__ import annotations
 from ._version import __version__
 
 
-def open_bundle(*args, **kwargs):
-    """Open an exported bundle with one backend (see :func:`inrgan_export.backends.open_bundle`)."""
-    from .backends import open_bundle as _open
-
-    return _open(*args, **kwargs)
+from .core.errors import InrganError
 
 
-def open_checkpoint(*args, **kwargs):
-    """Run a checkpoint or ``demo:<preset>`` with the PyTorch reference backend."""
-    from .load.sources import open_checkpoint as _open
+def __getattr__(name: str):
+    """The facade's functions, imported on first use (the runtime install has no PyTorch), so
+    that ``help()`` and ``inspect.signature`` show their real parameters and docstrings."""
+    if name == "open_bundle":  # runtime only
+        from .backends import open_bundle
 
-    return _open(*args, **kwargs)
+        return open_bundle
+    if name == "open_checkpoint":  # the export extra
+        from .load.sources import open_checkpoint
 
+        return open_checkpoint
+    if name == "export":  # the export extra
+        from .api import export
 
-def export(*args, **kwargs):
-    """Export a checkpoint, ``.pkl`` or ``demo:<preset>`` to a bundle (see :func:`inrgan_export.api.export`)."""
-    from .api import export as _export
+        return export
+    if name == "inspect":  # runtime only
+        from .app.inspect_bundle import inspect_bundle
 
-    return _export(*args, **kwargs)
+        return inspect_bundle
+    if name == "interpolate":  # θ (or images) between two latents
+        from .app.interpolation import interpolate
 
-
-def inspect(*args, **kwargs):
-    """What a bundle holds, as a dict (see :func:`inrgan_export.app.inspect_bundle.inspect_bundle`)."""
-    from .app.inspect_bundle import inspect_bundle
-
-    return inspect_bundle(*args, **kwargs)
-
-
-def interpolate(*args, **kwargs):
-    """θ (or images) between two latents (see :func:`inrgan_export.app.interpolation.interpolate`)."""
-    from .app.interpolation import interpolate as _interpolate
-
-    return _interpolate(*args, **kwargs)
+        return interpolate
+    raise AttributeError(f"module 'inrgan_export' has no attribute {name!r}")
 
 
-__all__ = ["export", "inspect", "interpolate", "open_bundle", "open_checkpoint", "__version__"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = ["InrganError", "export", "inspect", "interpolate", "open_bundle", "open_checkpoint", "__version__"]

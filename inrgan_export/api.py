@@ -14,7 +14,7 @@ from .app.options import ExportOptions
 
 
 def export(source: str | Path, target: str = "onnx", precision: str = "fp32", out: str | Path | None = None, *,
-           force: bool = False, **options: Any) -> Bundle:
+           force: bool = False, quiet: bool = False, **options: Any) -> Bundle:
     """Export a checkpoint (``.pt``), the authors' ``.pkl`` or ``demo:<preset>`` to a bundle and
     return it, opened and checksum-verified.
 
@@ -24,15 +24,21 @@ def export(source: str | Path, target: str = "onnx", precision: str = "fp32", ou
     ``calib_method``, ``min_psnr``). Errors are :class:`~inrgan_export.core.errors.InrganError`
     subclasses with the CLI's one-line message and ``exit_code``. A gate that fails after the
     bundle was published (parity: ``ParityError``; TensorRT missing: ``BackendUnavailable``) is
-    raised too, with the published bundle's path in ``err.bundle``."""
+    raised too, with the published bundle's path in ``err.bundle``. ``quiet=True``: no progress
+    or tables on stderr (errors are raised, as always)."""
     from .app.pipeline import export_bundle
+    from .core import log
 
     source = str(source)
     if out is None:
         stem = source.split(":", 1)[1] if source.startswith("demo:") else Path(source).stem
         out = f"{stem}_{target}"
-    result = export_bundle(ExportOptions(source=source, target=target, precision=precision, out=Path(out), force=force,
-                                         **options))
+    was_quiet, log.QUIET = log.QUIET, quiet or log.QUIET
+    try:
+        result = export_bundle(ExportOptions(source=source, target=target, precision=precision, out=Path(out), force=force,
+                                             **options))
+    finally:
+        log.QUIET = was_quiet
     if result.error is not None:
         result.error.bundle = result.out  # type: ignore[attr-defined]
         raise result.error

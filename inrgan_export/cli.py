@@ -4,6 +4,7 @@ runs one command, and maps typed errors to one-line messages and exit codes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import errno
 import os
@@ -12,7 +13,8 @@ from typing import Sequence
 
 from ._version import __version__
 from .commands import COMMANDS
-from .core import signals
+from .commands.args import output_flags
+from .core import log, signals
 from .core.errors import InrganError, UsageError
 from .core.extras import missing_extra
 
@@ -28,17 +30,26 @@ class _Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(bad, choices, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise UsageError(f"{message.split(':')[0]}: {bad!r} is not one of {', '.join(choices)}{hint}")
-        raise UsageError(f"{self.prog}: {message}")
+        # the CLI prints "inrgan-export: error: " itself: name only the sub-command, once
+        where = self.prog.removeprefix(PROG).strip()
+        raise UsageError(f"{where}: {message}" if where else message)
+
+
+PROG = "inrgan-export"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The global flags, then one subparser per entry of the command table."""
-    p = _Parser(prog="inrgan-export", description="Export INR-GAN generators to deployable graphs.")
+    p = _Parser(prog=PROG, description="Export INR-GAN generators to deployable graphs.")
     p.add_argument("--version", action="version", version=f"inrgan-export {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and exporter logs (anywhere on the line)")
+    output_flags(p)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    p.commands = {}  # type: ignore[attr-defined]
     for name, command in COMMANDS.items():
-        command.add_arguments(sub.add_parser(name, help=command.HELP))
+        p.commands[name] = sub.add_parser(name, help=command.HELP)  # type: ignore[attr-defined]
+        output_flags(p.commands[name])  # type: ignore[attr-defined]
+        command.add_arguments(p.commands[name])  # type: ignore[attr-defined]
     return p
 
 
@@ -48,8 +59,39 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     idx = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if idx is not None and argv[idx] not in COMMANDS:
+        check_not_a_typo(argv[idx])
         argv.insert(idx, "export")
     return argv
+
+
+def check_not_a_typo(word: str) -> None:
+    """``rendr`` is a mistyped command, not a checkpoint: a word that is no file, no ``demo:``
+    source and no path, and close to a command name, is refused with a suggestion."""
+    if os.path.exists(word) or ":" in word or "/" in word or "." in word:
+        return
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    if close:
+        raise UsageError(f"unknown command {word!r}; did you mean `{close[0]}`? (commands: {', '.join(COMMANDS)})")
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """parse_args, but an unknown option is named once with the closest option of its command."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub = getattr(parser, "commands", {}).get(getattr(args, "command", None))
+        known = list(sub._option_string_actions) if sub is not None else []
+        close = difflib.get_close_matches(extras[0].split("=")[0], known, n=1) if extras[0].startswith("-") else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        where = f"{args.command}: " if getattr(args, "command", None) else ""
+        raise UsageError(f"{where}unrecognized arguments: {' '.join(extras)}{hint}")
+    if getattr(args, "quiet", False) and getattr(args, "verbose", False):  # one before the command, one after
+        raise UsageError("argument -v/--verbose: not allowed with argument -q/--quiet (choose one)")
+    return args
+
+
+#: commands whose libraries' output is captured unless -v: not the long-running servers, whose
+#: own lines (ready line, Ray's) are printed by the cluster layer
+CAPTURED = frozenset(COMMANDS) - {"serve", "render-many"}
 
 
 #: options whose value may start with '-' (a window left of or above the image)
@@ -81,12 +123,21 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line
-    argv = normalize_argv(join_negative_values([a for a in argv if a != "--debug"]))
+    argv = join_negative_values([a for a in argv if a != "--debug"])
     previous = signals.install()
+    quiet, verbose = log.QUIET, log.VERBOSE
     try:
-        args = build_parser().parse_args(argv)
+        argv = normalize_argv(argv)
+        args = parse(build_parser(), argv)
         args.debug = debug
-        return run(args)
+        log.QUIET, log.VERBOSE = getattr(args, "quiet", False), getattr(args, "verbose", False) or debug
+        captured = log.foreign_output_captured(expected=EXPECTED) if args.command in CAPTURED else contextlib.nullcontext()
+        with captured:
+            code = run(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return reader_gone()
     except InrganError as e:
         if debug:
             raise
@@ -127,6 +178,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         signals.restore(previous)
+        log.QUIET, log.VERBOSE = quiet, verbose
+
+
+def reader_gone() -> int:
+    """``inrgan-export inspect B --json | head -c 10``: the reader closed the pipe. Like every
+    command-line tool, stop quietly with exit 0; stdout goes to /dev/null so that Python's own
+    flush at exit does not report the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a descriptor
+        pass
+    finally:
+        os.close(devnull)
+    return 0
+
+
+#: errors with their own one-line message: the captured library output is not replayed for them
+EXPECTED = (InrganError, OSError, MemoryError, ModuleNotFoundError)
 
 
 #: errno values that mean "this output or input cannot be used here" (bad input: exit 2)

@@ -50,3 +50,22 @@ def test_no_submodule_shadows_a_facade_function(tmp_path):
     (tmp_path / "export" / "__init__.py").write_text("")
     (tmp_path / "inspect.py").write_text("")
     assert shadowed_facade_names(tmp_path, ["export", "inspect", "open_bundle"]) == ["export", "inspect"]
+
+
+def test_licence_metadata_typing_marker_changelog_and_platform():
+    """The installed distribution carries the Apache-2.0 licence (expression and file), says
+    Linux only, ships py.typed; the repository has the CHANGELOG the README points to."""
+    from importlib import metadata
+
+    meta = metadata.metadata("inrgan-export")
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert "Operating System :: POSIX :: Linux" in meta.get_all("Classifier")
+    assert not [c for c in meta.get_all("Classifier") if c.startswith("Operating System") and "Linux" not in c]
+    files = {str(f) for f in metadata.files("inrgan-export")}
+    licence = next(f for f in metadata.files("inrgan-export") if str(f).endswith("LICENSE"))
+    assert "Apache License" in licence.read_text() and "Version 2.0, January 2004" in licence.read_text()
+    assert "inrgan_export/py.typed" in files and "inrgan_export/commands/data/demo_presets.json" in files
+    readme = (ROOT / "README.md").read_text()
+    assert "### Platforms\n\nLinux only" in readme and "Apache License 2.0 (`LICENSE`" in readme
+    assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
+    assert (ROOT / "LICENSE").read_text() == licence.read_text()

@@ -38,7 +38,9 @@ def inspect_bundle(path: str | Path, verify_checksums: bool = True) -> dict[str,
         precisions["tensorrt"] = m["tensorrt"].get("precision")
     if m.get("int8"):
         gates = m["int8"].get("gates", {})
-        precisions["int8"] = {"layers": m["int8"].get("int8_layers"), "gate_passed": gates.get("passed")}
+        precisions["int8"] = {"layers": m["int8"].get("int8_layers"), "gate_passed": gates.get("passed"),
+                              "gate": {k: gates.get(k) for k in GATE_FIGURES if k in gates},
+                              "float_layers": m["int8"].get("float_layers", [])}
     files = {rel: e.bytes for rel, e in m.files.items()}
     mobile = m.get("ort_mobile")
     return {
@@ -64,6 +66,34 @@ def inspect_bundle(path: str | Path, verify_checksums: bool = True) -> dict[str,
         "created": m.get("created"),
         "tool": m.get("tool"),
     }
+
+
+#: the INT8 gate's figures that inspect shows (the manifest's ``int8.gates`` holds more)
+GATE_FIGURES = ("passed", "median_psnr_db", "median_threshold_db", "worst_psnr_db", "worst_threshold_db", "nan_inf",
+                "latents", "latent_seeds", "grids", "failed_by", "reason")
+
+
+def int8_lines(layers: list[str] | None, gate: dict[str, Any], float_layers: list[dict]) -> list[str]:
+    """The INT8 gate's verdict with its figures and the layer plan, one line each (export and inspect)."""
+    def db(v: Any) -> str:
+        return "inf" if v == "inf" else f"{v:.1f}" if isinstance(v, (int, float)) else str(v)
+
+    if gate.get("reason"):
+        figures = gate["reason"]
+    else:
+        figures = (f"median {db(gate.get('median_psnr_db'))} dB (needs ≥ {db(gate.get('median_threshold_db'))}), "
+                   f"worst {db(gate.get('worst_psnr_db'))} dB (needs ≥ {db(gate.get('worst_threshold_db'))})"
+                   + (", NaN/Inf" if gate.get("nan_inf") else "")
+                   + f" over {gate.get('latents')} held-out latents (seeds {gate.get('latent_seeds')})"
+                   + (f" at {', '.join(gate['grids'])}" if gate.get("grids") else ""))
+    chosen = [f for f in float_layers if not str(f.get("reason", "")).startswith("always")]
+    always = [f["layer"] for f in float_layers if str(f.get("reason", "")).startswith("always")]
+    plan = f"{len(layers or [])} layers INT8"
+    if chosen:
+        plan += "; kept in float by the sweep: " + ", ".join(f"{f['layer']} ({f.get('reason')})" for f in chosen)
+    if always:
+        plan += "; always float: " + ", ".join(always)
+    return [f"INT8 gate   {'PASS' if gate.get('passed') else 'FAIL'}: {figures}", f"INT8 plan   {plan}"]
 
 
 def parity_verdicts(parity: dict | None) -> dict[str, Any] | None:
@@ -100,9 +130,12 @@ def format_inspect(info: dict[str, Any]) -> str:
         f"native      {info['native_size'][0]}x{info['native_size'][1]}  size rule {info['size_rule']}  range "
         + ("any size" if info["size_range"] is None else
            f"{info['size_range'][0][0]}x{info['size_range'][0][1]} .. {info['size_range'][1][0]}x{info['size_range'][1][1]}"),
-        "precisions  " + "; ".join(f"{k}: {v}" for k, v in info["precisions"].items()),
-        "graphs",
+        "precisions  " + "; ".join(f"{k}: {v}" for k, v in info["precisions"].items() if k != "int8"),
     ]
+    int8 = info["precisions"].get("int8")
+    if int8:
+        lines += int8_lines(int8.get("layers"), int8.get("gate") or {"passed": int8.get("gate_passed")}, int8.get("float_layers", []))
+    lines.append("graphs")
     for name, g in info["graphs"].items():
         io = ", ".join(f"{t['name']}{list(t['shape'])}" for t in g["inputs"][:4]) + (" ..." if len(g["inputs"]) > 4 else "")
         lines.append(f"  {name:<10} {', '.join(g['files'].values())}  dynamic {', '.join(g['dynamic_dims']) or '-'}  in: {io}")

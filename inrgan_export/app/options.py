@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compile import PRECISIONS, TARGETS  # noqa: F401  (re-exported for the CLI)
+from ..core.errors import UsageError
 from ..core.grid import Window
 from ..core.manifest import DEFAULT_INT8_WORST_DB
 
@@ -33,6 +34,15 @@ class ExportOptions:
     calib_latents: int | Path = 32  # a count of prior latents, or the user's own .npy
     calib_method: str = "percentile"
     min_psnr: float = DEFAULT_INT8_WORST_DB
+
+    def __post_init__(self) -> None:
+        # checked here, not by the calibrator: that would refuse it after the ONNX export ran
+        if self.calib_method not in CALIB_METHODS:
+            raise UsageError(f"calib_method {self.calib_method!r} is not one of {', '.join(CALIB_METHODS)}")
+
+
+#: INT8 activation range methods (ONNX Runtime's calibrators: MinMax, Percentile, Entropy)
+CALIB_METHODS = ("max", "percentile", "entropy")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import bench, convert, demo, export, inspect, render, render_many, serve, verify
+from . import bench, convert, demo, doctor, export, inspect, render, render_many, serve, verify
 
 #: command name → its module, in the order ``--help`` lists them
 COMMANDS: dict[str, ModuleType] = {
@@ -18,4 +18,5 @@ COMMANDS: dict[str, ModuleType] = {
     "inspect": inspect,
     "bench": bench,
     "demo": demo,
+    "doctor": doctor,
 }

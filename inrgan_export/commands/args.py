@@ -102,6 +102,15 @@ def memory_any(text: str) -> int:
     return parse_bytes(text)
 
 
+def output_flags(p: argparse.ArgumentParser) -> None:
+    """-q/-v, on every command (SUPPRESS: a sub-command's default does not undo a global flag)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress; only results, warnings and errors")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="also show the libraries' own output (PyTorch, ExecuTorch, ONNX Runtime logs and warnings)")
+
+
 def json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one machine-readable result object on stdout (progress stays on stderr)")
@@ -109,6 +118,26 @@ def json_flag(p: argparse.ArgumentParser) -> None:
 
 def emit_json(obj: dict) -> None:
     print(json.dumps(obj, indent=2, allow_nan=False, default=str))
+
+
+def verdict(command: str, report) -> str:
+    """The one line a checking command ends with: ``verify: PASS (7 grids, worst 116.0 dB)``."""
+    grids = len({r.grid for r in report.rows})
+    worst = min((r.psnr_db for r in report.rows), default=math.inf)
+    worst_text = f"worst {worst:.1f} dB" if math.isfinite(worst) else "worst inf dB (bit-exact)" if worst > 0 else "worst -inf dB"
+    if report.passed:
+        return f"{command}: PASS ({grids} grids, {len(report.rows)} checks, {worst_text})"
+    failed = sum(not r.passed for r in report.rows)
+    return f"{command}: FAIL ({failed} of {len(report.rows)} checks failed on {grids} grids, {worst_text})"
+
+
+def say_verdict(line: str, json_out: bool) -> None:
+    """A verdict is the command's result: on stdout, or on stderr when stdout holds --json; never quieted."""
+    import sys
+
+    from ..core.log import stream
+
+    print(line, file=stream() if json_out else sys.stdout, flush=True)
 
 
 def common(p: argparse.ArgumentParser) -> None:

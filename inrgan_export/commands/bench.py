@@ -31,6 +31,7 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.log import stream
     from ..measure.run import BenchOptions, check_options, run_bench
 
     opts_b = BenchOptions(
@@ -52,6 +53,46 @@ def run(args: argparse.Namespace) -> int:
     )
     check_options(opts_b)
     out = run_bench(opts_b)
+    results = json.loads((out / "results.json").read_text())
     if args.json:
-        a.emit_json({"command": "bench", "out": str(out), **json.loads((out / "results.json").read_text())})
+        a.emit_json({"command": "bench", "out": str(out), **results})
+    table, warnings = summary_lines(results)
+    for line in table:
+        a.say_verdict(line, args.json)
+    for line in warnings:
+        print(line, file=stream(), flush=True)
     return 0
+
+
+#: a figure whose interquartile range exceeds this share of its median is flagged as noisy
+NOISY_IQR = 0.10
+
+
+def summary_lines(results: dict) -> tuple[list[str], list[str]]:
+    """The summary table of the timed points (MACs when nothing was timed), then one warning per
+    noisy figure (IQR > 10 % of the median)."""
+    points = results.get("points") or []
+    if not points:
+        lines = [f"{'size':>9}  {'INR MACs':>15}  {'hypernet MACs':>15}"]
+        for m in results.get("macs") or []:
+            lines.append(f"{str(m['height']) + 'x' + str(m['width']):>9}  {m['inr_macs_analytic']:>15,}  {m['hypernet_macs_analytic']:>15,}")
+        return lines, []
+    lines = [f"{'backend':<12} {'prec':<5} {'batch':>5} {'size':>9}  {'INR ms (IQR)':>17}  {'hypernet ms (IQR)':>17}"
+             f"  {'images/s':>9}  {'% sgemm':>7}"]
+    warnings = []
+    for p in points:
+        size = f"{p['height']}x{p['width']}"
+        lines.append(f"{p['backend']:<12} {p['precision']:<5} {p['batch']:>5} {size:>9}  "
+                     f"{_ms(p['inr_median_ms'], p['inr_iqr_ms']):>17}  {_ms(p['hypernet_median_ms'], p['hypernet_iqr_ms']):>17}"
+                     f"  {p['images_per_s']:>9.1f}  {p['percent_of_sgemm_peak']:>7.1f}")
+        for what in ("inr", "hypernet"):
+            med, iqr = p[f"{what}_median_ms"], p[f"{what}_iqr_ms"]
+            if iqr > NOISY_IQR * med:
+                warnings.append(f"warning: noisy figure: {p['backend']} {p['precision']} batch {p['batch']} {size} {what}: "
+                                f"IQR {iqr:.3g} ms is {100 * iqr / med:.0f} % of its median {med:.3g} ms (over 10 %); "
+                                "rerun on a quieter machine or with more runs")
+    return lines, warnings
+
+
+def _ms(median: float, iqr: float) -> str:
+    return f"{median:.3g} ({iqr:.2g})"

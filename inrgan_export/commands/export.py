@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..app.options import PRECISIONS, TARGETS, ExportOptions
+from ..app.options import CALIB_METHODS, PRECISIONS, TARGETS, ExportOptions
 from ..core.manifest import DEFAULT_INT8_WORST_DB
 from . import args as a
 
@@ -26,7 +26,7 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--max-batch", type=a.positive, default=4, help="TensorRT: largest batch of the profiles (default 4)")
     e.add_argument("--calib-latents", type=a.calib_latents, default=32, metavar="N|FILE.npy",
                    help="INT8: N calibration latents from the prior (default 32), or a .npy [N, z_dim] of your own")
-    e.add_argument("--calib-method", choices=["max", "percentile", "entropy"], default="percentile",
+    e.add_argument("--calib-method", choices=list(CALIB_METHODS), default="percentile",
                    help="INT8: activation range method (ONNX Runtime's calibrators; default percentile 99.999)")
     e.add_argument("--min-psnr", type=a.psnr, default=DEFAULT_INT8_WORST_DB, metavar="DB",
                    help="INT8: worst-case PSNR gate over the 64-latent bank (default 30; the median must reach 35)")
@@ -59,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
     result = pipeline.export_bundle(opts)
     if args.json:
         a.emit_json(result.to_json())
+    show_int8(result.out)
+    a.say_verdict(a.verdict("export", result.report), args.json)
     if result.error is not None:
         raise result.error
     return 0
+
+
+def show_int8(bundle: Path) -> None:
+    """The INT8 gate's figures and the layer plan, which the manifest records, said at the end."""
+    from ..app.inspect_bundle import int8_lines
+    from ..core.bundle import Bundle
+    from ..core.log import info
+
+    int8 = Bundle.open(bundle, verify_checksums=False).manifest.get("int8")
+    if int8:
+        for line in int8_lines(int8.get("int8_layers"), int8.get("gates") or {}, int8.get("float_layers") or []):
+            info(line)

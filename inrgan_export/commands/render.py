@@ -43,13 +43,17 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     add_motion_arguments(r)
 
 
+#: what a seed list longer than render's limit should use instead
+MORE_SEEDS = "; `inrgan-export render-many BUNDLE --seeds A-B -o DIR` renders more (resumable, in parallel)"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.latents import parse_seeds
 
     opts_r = RenderOptions(
         source=args.source,
         out=args.out,
-        seeds=tuple(parse_seeds(args.seed)) if args.seed is not None else None,
+        seeds=tuple(parse_seeds(args.seed, beyond=MORE_SEEDS)) if args.seed is not None else None,
         latent=args.latent,
         size=args.size,
         window=args.window,

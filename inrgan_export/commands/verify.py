@@ -22,11 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from ..app import pipeline  # the export extra (PyTorch, ONNX, Polygraphy)
 
     report = pipeline.verify_bundle(VerifyOptions(args.bundle, args.reference, args.out, args.max_memory, args.threads),
-                                    raise_on_failure=not args.json)
+                                    raise_on_failure=False)
     if args.json:
         a.emit_json({"command": "verify", "bundle": str(args.bundle), **report.summary()})
-        if not report.passed:
-            from ..core.errors import ParityError
+    a.say_verdict(a.verdict("verify", report), args.json)
+    if not report.passed:
+        from ..core.errors import ParityError
 
-            raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
+        raise ParityError("parity gate failed: " + "; ".join(report.failures()[:3]))
     return 0

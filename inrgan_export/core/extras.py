@@ -11,7 +11,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "openvino": ("openvino",),
     "tensorrt": ("tensorrt", "cuda"),
     "cluster": ("ray",),
-    "mobile": ("executorch",),
+    "mobile": ("executorch", "torch"),  # ExecuTorch's exporter and Python runtime need torch
     "video": ("av",),
 }
 

@@ -224,10 +224,13 @@ def _chunk(f, kind: bytes, data: bytes) -> None:
 def write_png_streamed(path: Path, image: np.ndarray, display: DisplayMapping, rows_per_band: int,
                        level: int = 6, text: dict[str, str] | None = None) -> None:
     """An 8-bit RGB PNG of a [3, H, W] raw image read ``rows_per_band`` rows at a time (a memory
-    map works): filter type 0 on every row, one zlib stream split over IDAT chunks. Memory
-    use is one band, whatever the image size."""
+    map works): each row with the PNG filter (None, Sub, Up, Average, Paeth) whose output has
+    the smallest sum of absolute values (libpng's heuristic; without filters the file was 2.2x
+    Pillow's on a 1024² demo render), one zlib stream split over IDAT chunks. Memory use is
+    one band, whatever the image size."""
     _, h, w = image.shape
     comp = zlib.compressobj(level)
+    prev = np.zeros((1, 3 * w), dtype=np.uint8)  # the row above the first: zeros, as PNG defines
     with open(path, "wb") as f:
         f.write(PNG_SIGNATURE)
         _chunk(f, b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
@@ -237,13 +240,34 @@ def write_png_streamed(path: Path, image: np.ndarray, display: DisplayMapping, r
             band = np.asarray(image[:, y0 : y0 + rows_per_band])
             with np.errstate(invalid="ignore"):
                 rgb = to_uint8(band[None], display)[0]  # [rows, W, 3]
-            raw = np.zeros((rgb.shape[0], 1 + 3 * w), dtype=np.uint8)  # a 0 filter byte per row
-            raw[:, 1:] = rgb.reshape(rgb.shape[0], 3 * w)
-            data = comp.compress(raw.tobytes())
+            rows = rgb.reshape(rgb.shape[0], 3 * w)
+            data = comp.compress(filter_rows(rows, prev).tobytes())
+            prev = rows[-1:]
             if data:
                 _chunk(f, b"IDAT", data)
         _chunk(f, b"IDAT", comp.flush())
         _chunk(f, b"IEND", b"")
+
+
+def filter_rows(rows: np.ndarray, above: np.ndarray, bpp: int = 3) -> np.ndarray:
+    """PNG-filtered rows ([n, 1 + row bytes], the filter type first) of uint8 ``rows`` whose
+    row above the first is ``above`` [1, row bytes]: per row the filter of least sum |signed byte|."""
+    x = rows.astype(np.int16)
+    b = np.concatenate([above, rows[:-1]]).astype(np.int16)  # the row above each row
+    a = np.zeros_like(x)
+    a[:, bpp:] = x[:, :-bpp]  # the byte to the left (same channel)
+    c = np.zeros_like(x)
+    c[:, bpp:] = b[:, :-bpp]  # above-left
+    p = a + b - c
+    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+    candidates = np.stack([x, x - a, x - b, x - (a + b) // 2, x - paeth]) & 0xFF  # [5, n, bytes]
+    signed = np.where(candidates > 127, 256 - candidates, candidates)
+    best = signed.sum(axis=2).argmin(axis=0)  # [n]
+    out = np.empty((rows.shape[0], 1 + rows.shape[1]), dtype=np.uint8)
+    out[:, 0] = best
+    out[:, 1:] = candidates[best, np.arange(rows.shape[0])]
+    return out
 
 
 def png_bound(h: int, w: int) -> int:

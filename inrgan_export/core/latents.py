@@ -17,9 +17,10 @@ MAX_SEEDS = 4096
 MAX_NPY_HEADER = 10_000  # numpy's own default limit on a header it parses
 
 
-def parse_seeds(text: str, limit: int = MAX_SEEDS) -> list[int]:
+def parse_seeds(text: str, limit: int = MAX_SEEDS, beyond: str = "") -> list[int]:
     """``"3"``, ``"0-7"``, ``"1,5,9"`` or combinations such as ``"0-3,9"``; at most ``limit``
-    seeds, counted before a range is expanded (``0-4294967295`` is refused at once)."""
+    seeds, counted before a range is expanded (``0-4294967295`` is refused at once); ``beyond``
+    says what to use for more."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -35,7 +36,7 @@ def parse_seeds(text: str, limit: int = MAX_SEEDS) -> list[int]:
         except ValueError:
             raise UsageError(f"seed list {text!r} is not N, A-B or N,M,... (e.g. 3, 0-7, 1,5,9)") from None
         if len(seeds) + len(span) > limit:  # counted before it is expanded
-            raise UsageError(f"seed list {text!r} names {len(seeds) + len(span)} seeds; at most {limit} per run")
+            raise UsageError(f"seed list {text!r} names {len(seeds) + len(span)} seeds; at most {limit} per run{beyond}")
         seeds.extend(span)
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
     if bad:

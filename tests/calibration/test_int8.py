@@ -35,6 +35,8 @@ def tiny_int8(tmp_path_factory, cache):
     proc = run_cli("demo:tiny", "--target", "onnx", "--precision", "int8", "--calib-latents", "16", "-o", out,
                    cwd=out.parent, env={"INRGAN_EXPORT_CACHE": str(cache)})
     assert proc.returncode == 0, proc.stderr
+    (out.parent / "export.stdout").write_text(proc.stdout)  # what the user saw (test_int8_figures_are_said)
+    (out.parent / "export.stderr").write_text(proc.stderr)
     return out
 
 
@@ -303,3 +305,18 @@ def test_per_row_weight_scales_keep_the_small_rows_that_one_tensor_scale_loses(t
     assert rel_error(tensor, 0, small) > 0.2 and rel_error(tensor, 1, slice(0, 4)) > 0.2  # lost
     assert rel_error(row, 0, small) < 0.03 and rel_error(row, 1, slice(0, 4)) < 0.03  # kept (8-bit x included)
     assert rel_error(row, 0, [0]) < 0.03  # and the large row stays as good
+
+
+def test_int8_figures_are_said_by_export_and_inspect(tiny_int8, tmp_path):
+    """export ends with the INT8 gate's figures, the layer plan and a verdict line; inspect shows
+    the same figures as text (not a dict repr)."""
+    gates = json.loads((tiny_int8 / "manifest.json").read_text())["int8"]["gates"]
+    layers = json.loads((tiny_int8 / "manifest.json").read_text())["int8"]["int8_layers"]
+    gate_line = (f"INT8 gate   PASS: median {gates['median_psnr_db']:.1f} dB (needs ≥ 35.0), "
+                 f"worst {gates['worst_psnr_db']:.1f} dB (needs ≥ 30.0) over {gates['latents']} held-out latents")
+    stderr = (tiny_int8.parent / "export.stderr").read_text()
+    assert gate_line in stderr and f"INT8 plan   {len(layers)} layers INT8; " in stderr
+    assert (tiny_int8.parent / "export.stdout").read_text().splitlines()[-1].startswith("export: PASS (7 grids, ")
+    proc = run_cli("inspect", tiny_int8, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert gate_line in proc.stdout and "{'" not in proc.stdout and "gate_passed" not in proc.stdout

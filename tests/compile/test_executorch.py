@@ -4,6 +4,7 @@ renders beyond the bound tiled into pieces within it."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ def pte_bundle(request, tmp_path_factory):
     proc = run_cli(request.param, "--target", "executorch", "--max-res", BOUND[request.param], "--max-batch", "4",
                    "-o", out, cwd=out.parent)
     assert proc.returncode == 0, proc.stderr
+    (out.parent / "export.stderr").write_text(proc.stderr)  # what the user saw (test_libraries_output_...)
     return request.param, out
 
 
@@ -61,6 +63,24 @@ def test_int8_is_refused_naming_what_is_supported(tmp_path):
     proc = run_cli("demo:tiny", "--target", "executorch", "--precision", "int8", "-o", tmp_path / "q", cwd=tmp_path)
     assert_one_line_error(proc, 2, "int8", "executorch", "per-sample", "supported: fp32")
     assert not (tmp_path / "q").exists()
+
+
+#: lines the libraries print on their own (seen before the output policy: torchao's "Failed to
+#: load ….so", torch's glog-style "W1207 21:22:39…", ExecuTorch's "[cpuinfo_utils.cpp:71] …")
+FOREIGN = re.compile(r"^(Failed to load |[WIE]\d{4} \d\d:\d\d|\[cpuinfo_utils\.cpp)", re.M)
+
+
+def test_libraries_output_is_shown_only_with_verbose(pte_bundle, tmp_path):
+    preset, out = pte_bundle
+    if preset != "demo:tiny":
+        pytest.skip("one preset checks the output policy")
+    assert not FOREIGN.search((out.parent / "export.stderr").read_text())
+    assert "• exporting inr.pte" in (out.parent / "export.stderr").read_text()  # our own progress stays
+    quiet = run_cli("verify", out, cwd=tmp_path)
+    assert quiet.returncode == 0 and not FOREIGN.search(quiet.stderr), quiet.stderr
+    loud = run_cli("verify", out, "-v", cwd=tmp_path)
+    assert loud.returncode == 0 and "[cpuinfo_utils.cpp" in loud.stderr, loud.stderr  # the ExecuTorch runtime's own lines
+    assert quiet.stdout.splitlines()[-1] == loud.stdout.splitlines()[-1]  # the same verdict
 
 
 # ------------------------------------------------------------------ untrusted programs (issue 30)
