@@ -33,6 +33,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..core.errors import BackendUnavailable, OutputError, UsageError
+from ..core.bundle import directory_lock
 from ..core.grid import Window, check_size
 from ..app.options import RenderManyOptions
 
@@ -384,39 +385,14 @@ def render_many(opts: RenderManyOptions, log=None) -> RenderManyResult:
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out, opts.wait, log):
+    def busy() -> None:  # a second render-many into one folder: refuse at once, or queue with --wait
+        if not opts.wait:
+            raise OutputError(f"another render-many is writing into {out}; wait for it to finish, "
+                              "pass --wait to queue behind it, or choose another -o directory")
+        log(f"render-many: waiting for the other render-many writing into {out}")
+
+    with directory_lock(out, busy):  # no two drivers append to one index
         return _render_locked(opts, probe, jobs, out, log, t0, ray)
-
-
-class folder_lock:
-    """An exclusive ``flock`` of the output folder for the whole run: a second render-many
-    into the same folder refuses at once (or waits for it with ``--wait``), so no two drivers
-    append to one index."""
-
-    def __init__(self, directory: Path, wait: bool, log) -> None:
-        self.directory, self.wait, self.log = directory, wait, log
-        self.fd: int | None = None
-
-    def __enter__(self) -> "folder_lock":
-        import fcntl
-
-        self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not self.wait:
-                os.close(self.fd)
-                self.fd = None
-                raise OutputError(f"another render-many is writing into {self.directory}; wait for it to finish, "
-                                  "pass --wait to queue behind it, or choose another -o directory") from None
-            self.log(f"render-many: waiting for the other render-many writing into {self.directory}")
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # releases the lock
-            self.fd = None
 
 
 def _render_locked(opts: RenderManyOptions, probe, jobs: list[Job], out: Path, log, t0: float, ray) -> RenderManyResult:

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import signals
 from .errors import BundleError, OutputError
@@ -84,7 +84,7 @@ class BundleWriter:
         os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; publish with normal permissions
         try:
             signals.check()  # an interrupt a library swallowed still discards the bundle
-            with parent_lock(self.out.parent):
+            with directory_lock(self.out.parent):
                 self._publish()
         except OSError as e:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -130,18 +130,31 @@ def holds_our_manifest(directory: Path) -> bool:
     return isinstance(data, dict) and data.get("schema") == SCHEMA_ID
 
 
-class parent_lock:
-    """An exclusive ``flock`` of a directory (no lock file is left behind)."""
+class directory_lock:
+    """An exclusive ``flock`` of a directory (no lock file is left behind). ``on_busy``, when
+    given, is called once if another process holds the lock: it raises to refuse, or returns
+    to wait for the lock; without it the lock is simply waited for."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path, on_busy: Callable[[], None] | None = None) -> None:
+        self.directory, self.on_busy = directory, on_busy
         self.fd: int | None = None
 
-    def __enter__(self) -> "parent_lock":
+    def __enter__(self) -> "directory_lock":
         import fcntl
 
-        self.fd = os.open(self.directory, os.O_RDONLY)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if self.on_busy is None:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+                return self
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.on_busy()
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
