@@ -379,25 +379,28 @@ std::string failed_gate(const GateVerdicts& gates, const std::string& backend) {
   return "";
 }
 
-std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend) {
-  std::vector<std::string> order;
-  json root;
+namespace {
+
+// the manifest's JSON with the order in which its parity paths were written (verdicts name them)
+json parse_with_path_order(const std::string& manifest_json, std::vector<std::string>* order) {
   try {
-    root = json::parse(manifest_json, parity_path_order(&order));
+    return json::parse(manifest_json, parity_path_order(order));
   } catch (const json::exception& e) {
     throw BundleError(std::string("manifest is not valid JSON: ") + e.what());
   }
+}
+
+}  // namespace
+
+std::string failed_gate_from_json(const std::string& manifest_json, const std::string& backend) {
+  std::vector<std::string> order;
+  json root = parse_with_path_order(manifest_json, &order);
   return failed_gate(read_gates(root, order), backend);
 }
 
 std::vector<ParityGate> parity_gates_from_json(const std::string& manifest_json) {
   std::vector<std::string> order;
-  json root;
-  try {
-    root = json::parse(manifest_json, parity_path_order(&order));
-  } catch (const json::exception& e) {
-    throw BundleError(std::string("manifest is not valid JSON: ") + e.what());
-  }
+  json root = parse_with_path_order(manifest_json, &order);
   return read_parity_gates(root, order, "manifest");
 }
 
